@@ -1,0 +1,23 @@
+//! stowage-core: the engine and stores behind the `stowage` Node addon, in pure Rust.
+//!
+//! [`Database::open`] opens a SQLite file with stowage's pragmas and migrates the stores it
+//! hosts; [`Database::training`] gives the training store (OnTheFly's `storage.ts`).
+//!
+//! ```
+//! use stowage_core::{Database, OpenOptions};
+//! use stowage_core::training::MetricInput;
+//!
+//! let dir = tempfile::tempdir()?;
+//! let db = Database::open(&dir.path().join("runs.sqlite"), &OpenOptions::default())?;
+//! let training = db.training()?;
+//! training.insert_run("run-1", Some("demo"), Some("base"), &[])?;
+//! training.insert_metric("run-1", &MetricInput { step: Some(1.0), loss: Some(0.9), ..Default::default() })?;
+//! assert_eq!(training.run_rows("run-1")?.len(), 1);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+pub mod engine;
+pub mod jsnum;
+pub mod training;
+
+pub use engine::{Database, Error, OpenOptions, Result, Rows, StoreKind};

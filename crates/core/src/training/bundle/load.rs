@@ -1,0 +1,300 @@
+//! `loadBundle`.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use rusqlite::{Connection, OpenFlags};
+
+use super::manifest::{Manifest, MAX_MANIFEST_BYTES, SQLITE_FILE};
+use super::paths::resolve_inside;
+use super::{sibling, Missing};
+use crate::engine::{ident, integrity, table_columns, Error, Result, BUSY_TIMEOUT_MS};
+use crate::training::{schema, Training};
+
+/// What `loadBundle` loaded.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LoadReport {
+    /// The bundle folder (canonical).
+    pub dir: PathBuf,
+    /// Runs now in the store.
+    pub runs: usize,
+    /// Checkpoint paths pointed into the bundle.
+    pub checkpoints: usize,
+    /// Final-model paths pointed into the bundle.
+    pub final_models: usize,
+    /// Manifest entries whose file is not in the bundle (their paths are still rewritten).
+    pub missing: Vec<Missing>,
+}
+
+/// Tables a file must have to count as a training database.
+const REQUIRED_TABLES: [&str; 3] = ["runs", "checkpoints", "metrics"];
+
+fn sqlite_error(message: String) -> Error {
+    Error::bundle("ERR_BUNDLE_SQLITE", message)
+}
+
+impl Training<'_> {
+    /// `loadBundle(dir)`: replaces the store's training data with the bundle's.
+    ///
+    /// `dir` is the bundle folder or its `bundle.json`. Everything is validated on a private
+    /// copy first: the manifest (`ERR_BUNDLE_MANIFEST`, `ERR_BUNDLE_VERSION`), every path in it
+    /// (`ERR_BUNDLE_PATH`: relative and inside the folder, links included) and the database
+    /// (`ERR_BUNDLE_SQLITE`: opens, passes `quick_check`, has the training tables). Only then
+    /// are the training tables replaced, in one transaction; on any error the store is
+    /// unchanged. Checkpoint and final-model paths are rewritten to the bundle's files.
+    pub fn load_bundle(&self, dir: &Path) -> Result<LoadReport> {
+        let root = locate(dir)?;
+        let manifest = read_manifest(&root)?;
+        let resolve = |field: &str, (id, rel): &(String, String)| {
+            resolve_inside(&root, rel)
+                .map(|p| (id.clone(), p))
+                .map_err(|why| {
+                    Error::bundle(
+                        "ERR_BUNDLE_PATH",
+                        format!("bundle.json {field}[{id:?}] = {rel:?} {why}"),
+                    )
+                })
+        };
+        let checkpoints = manifest
+            .checkpoints
+            .iter()
+            .map(|e| resolve("checkpoints", e))
+            .collect::<Result<Vec<_>>>()?;
+        let final_models = manifest
+            .final_models
+            .iter()
+            .map(|e| resolve("final_models", e))
+            .collect::<Result<Vec<_>>>()?;
+        let db_src = resolve_inside(&root, SQLITE_FILE)
+            .map_err(|why| Error::bundle("ERR_BUNDLE_PATH", format!("{SQLITE_FILE} {why}")))?;
+        if !db_src.is_file() {
+            return Err(sqlite_error(format!(
+                "{} has no {SQLITE_FILE}",
+                root.display()
+            )));
+        }
+
+        let staged = sibling(self.db.path(), "incoming");
+        let result = fs::copy(&db_src, &staged)
+            .map_err(|e| Error::io("copy", &db_src, e))
+            .and_then(|_| prepare_staged(&staged, &checkpoints, &final_models))
+            .and_then(|()| self.replace_training_tables(&staged));
+        for suffix in ["", "-journal", "-wal", "-shm"] {
+            let mut p = staged.clone().into_os_string();
+            p.push(suffix);
+            // Cleanup of our own private copy; a leftover is hidden and harmless.
+            let _ = fs::remove_file(PathBuf::from(p));
+        }
+        let runs = result?;
+
+        let missing_entries =
+            |kind: &'static str, entries: &[(String, PathBuf)], manifest: &[(String, String)]| {
+                entries
+                    .iter()
+                    .zip(manifest)
+                    .filter(|((_, p), _)| !p.is_file())
+                    .map(|((id, _), (_, rel))| Missing {
+                        kind,
+                        id: id.clone(),
+                        path: rel.clone(),
+                        reason: "not in the bundle".into(),
+                    })
+                    .collect::<Vec<_>>()
+            };
+        let mut missing = missing_entries("checkpoint", &checkpoints, &manifest.checkpoints);
+        missing.extend(missing_entries(
+            "final_model",
+            &final_models,
+            &manifest.final_models,
+        ));
+        Ok(LoadReport {
+            dir: root,
+            runs,
+            checkpoints: checkpoints.len(),
+            final_models: final_models.len(),
+            missing,
+        })
+    }
+
+    /// Replaces every training table of the live file with the staged file's, in one
+    /// transaction; returns the number of runs loaded.
+    fn replace_training_tables(&self, staged: &Path) -> Result<usize> {
+        let conn = self.conn();
+        let staged_str = staged.to_str().ok_or_else(|| {
+            Error::InvalidArg(format!("{} is not a UTF-8 path", staged.display()))
+        })?;
+        conn.execute("ATTACH DATABASE ?1 AS incoming", [staged_str])?;
+        let result = self.db.write(|c| {
+            let mut tables: Vec<String> = schema::shapes()
+                .last()
+                .map(|s| s.iter().map(|(n, _)| n.clone()).collect())
+                .unwrap_or_default();
+            let mut legacy = c.prepare(
+                "SELECT name FROM incoming.sqlite_schema WHERE type = 'table'
+                 AND name LIKE 'report_loss_dist_legacy%' ORDER BY name",
+            )?;
+            for name in legacy.query_map([], |r| r.get::<_, String>(0))? {
+                tables.push(name?);
+            }
+            for table in &tables {
+                copy_table(c, table)?;
+            }
+            Ok(c.query_row("SELECT count(*) FROM main.runs", [], |r| r.get::<_, i64>(0))?)
+        });
+        let detached = conn.execute("DETACH DATABASE incoming", []);
+        let runs = result?;
+        detached?;
+        Ok(usize::try_from(runs).unwrap_or(0))
+    }
+}
+
+/// Replaces the rows of `main.table` with those of `incoming.table`, adding to `main` any
+/// column (or the whole table) only the incoming file has.
+fn copy_table(c: &Connection, table: &str) -> Result<()> {
+    let name = ident(table);
+    let Some(src) = table_columns(c, "incoming", table)? else {
+        c.execute(&format!("DELETE FROM main.{name}"), [])?;
+        return Ok(());
+    };
+    let live = match table_columns(c, "main", table)? {
+        Some(cols) => cols,
+        None => {
+            c.execute_batch(&format!(
+                "CREATE TABLE main.{name} AS SELECT * FROM incoming.{name} WHERE 0"
+            ))?;
+            table_columns(c, "main", table)?.unwrap_or_default()
+        }
+    };
+    for col in src
+        .iter()
+        .filter(|s| !live.iter().any(|l| l.name.eq_ignore_ascii_case(&s.name)))
+    {
+        c.execute_batch(&format!(
+            "ALTER TABLE main.{name} ADD COLUMN {} {}",
+            ident(&col.name),
+            col.decl_type
+        ))?;
+    }
+    let cols = src
+        .iter()
+        .map(|c| ident(&c.name))
+        .collect::<Vec<_>>()
+        .join(", ");
+    c.execute(&format!("DELETE FROM main.{name}"), [])?;
+    c.execute(
+        &format!(
+            "INSERT INTO main.{name} ({cols}) SELECT {cols} FROM incoming.{name} ORDER BY rowid"
+        ),
+        [],
+    )?;
+    Ok(())
+}
+
+/// The canonical bundle folder for `dir` (a folder, or a file inside it such as bundle.json).
+fn locate(dir: &Path) -> Result<PathBuf> {
+    let meta = fs::metadata(dir).map_err(|e| {
+        Error::bundle(
+            "ERR_BUNDLE_NOT_FOUND",
+            format!("no bundle at {}: {e}", dir.display()),
+        )
+    })?;
+    let folder = if meta.is_dir() {
+        dir
+    } else {
+        dir.parent().unwrap_or(Path::new("."))
+    };
+    folder.canonicalize().map_err(|e| {
+        Error::bundle(
+            "ERR_BUNDLE_NOT_FOUND",
+            format!("no bundle at {}: {e}", dir.display()),
+        )
+    })
+}
+
+fn read_manifest(root: &Path) -> Result<Manifest> {
+    let path = resolve_inside(root, "bundle.json")
+        .map_err(|why| Error::bundle("ERR_BUNDLE_PATH", format!("bundle.json {why}")))?;
+    let meta = fs::metadata(&path).map_err(|_| {
+        Error::bundle(
+            "ERR_BUNDLE_NOT_FOUND",
+            format!("{} has no bundle.json", root.display()),
+        )
+    })?;
+    if !meta.is_file() {
+        return Err(Error::bundle(
+            "ERR_BUNDLE_MANIFEST",
+            "bundle.json is not a file",
+        ));
+    }
+    if meta.len() > MAX_MANIFEST_BYTES {
+        return Err(Error::bundle(
+            "ERR_BUNDLE_MANIFEST",
+            format!(
+                "bundle.json is {} bytes, more than the {MAX_MANIFEST_BYTES} accepted",
+                meta.len()
+            ),
+        ));
+    }
+    let text = fs::read_to_string(&path).map_err(|e| {
+        Error::bundle(
+            "ERR_BUNDLE_MANIFEST",
+            format!("bundle.json cannot be read as UTF-8 text: {e}"),
+        )
+    })?;
+    Manifest::parse(&text)
+}
+
+/// Checks the staged copy, migrates it to the current schema and points its file paths into the
+/// bundle.
+fn prepare_staged(
+    staged: &Path,
+    checkpoints: &[(String, PathBuf)],
+    final_models: &[(String, PathBuf)],
+) -> Result<()> {
+    let as_bundle_error = |e: Error| match e {
+        Error::Bundle { .. } => e,
+        other => sqlite_error(format!(
+            "{SQLITE_FILE} is not a usable training database: {other}"
+        )),
+    };
+    let conn = Connection::open_with_flags(
+        staged,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(|e| as_bundle_error(e.into()))?;
+    conn.busy_timeout(std::time::Duration::from_millis(BUSY_TIMEOUT_MS.into()))
+        .map_err(|e| as_bundle_error(e.into()))?;
+    let check = integrity(&conn, true).map_err(as_bundle_error)?;
+    if check != ["ok"] {
+        let first: Vec<_> = check.into_iter().take(3).collect();
+        return Err(sqlite_error(format!(
+            "{SQLITE_FILE} fails SQLite's quick_check: {}",
+            first.join("; ")
+        )));
+    }
+    for table in REQUIRED_TABLES {
+        if table_columns(&conn, "main", table)
+            .map_err(as_bundle_error)?
+            .is_none()
+        {
+            return Err(sqlite_error(format!(
+                "{SQLITE_FILE} has no '{table}' table: it is not a training database"
+            )));
+        }
+    }
+    schema::prepare(&conn, staged).map_err(as_bundle_error)?;
+    crate::engine::write_tx(&conn, |c| {
+        let mut ckpt = c.prepare("UPDATE checkpoints SET path = ?1 WHERE ckpt_id = ?2")?;
+        for (id, path) in checkpoints {
+            ckpt.execute([path.to_string_lossy().as_ref(), id.as_str()])?;
+        }
+        let mut fm =
+            c.prepare("UPDATE session_final_models SET ckpt_path = ?1 WHERE session_id = ?2")?;
+        for (id, path) in final_models {
+            fm.execute([path.to_string_lossy().as_ref(), id.as_str()])?;
+        }
+        Ok(())
+    })
+    .map_err(as_bundle_error)?;
+    conn.close().map_err(|(_, e)| as_bundle_error(e.into()))
+}
