@@ -21,3 +21,5 @@ pub mod jsnum;
 pub mod training;
 
 pub use engine::{Database, Error, OpenOptions, Result, Rows, StoreKind};
+/// A SQLite value as stored (NULL, INTEGER, REAL, TEXT or BLOB).
+pub use rusqlite::types::Value;

@@ -85,10 +85,11 @@ impl Database {
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
             | OpenFlags::SQLITE_OPEN_CREATE
             | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let shown = path.display().to_string();
         let with_path = |e: Error| match e {
-            Error::Sqlite { code, message } => Error::Sqlite {
+            Error::Sqlite { code, message } if !message.contains(&shown) => Error::Sqlite {
                 code,
-                message: format!("{}: {message}", path.display()),
+                message: format!("{shown}: {message}"),
             },
             other => other,
         };
