@@ -1,0 +1,11 @@
+// index.d.ts against code shaped like OnTheFly's extension, compiled with `tsc --strict`.
+import { spawnSync } from 'node:child_process'
+import { join } from 'node:path'
+import { expect, it } from 'vitest'
+
+it('the extension-shaped fixture type-checks against index.d.ts', () => {
+  const tsc = join(__dirname, '..', 'node_modules', 'typescript', 'bin', 'tsc')
+  const r = spawnSync(process.execPath, [tsc, '-p', join(__dirname, 'fixtures', 'extension', 'tsconfig.json')], { encoding: 'utf8' })
+  expect(r.stdout + r.stderr).toBe('')
+  expect(r.status).toBe(0)
+})

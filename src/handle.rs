@@ -1,0 +1,70 @@
+//! The open database shared by a `Store` and its store members.
+
+use std::cell::RefCell;
+use std::path::PathBuf;
+use std::rc::Rc;
+
+use napi::Result;
+use stowage_core::{Database, Error};
+
+use crate::js::Js;
+
+/// A database that is open until `close()`; shared by a `Store` and its `training` member,
+/// which both live on the JS thread that opened it.
+#[derive(Clone)]
+pub struct Handle {
+    db: Rc<RefCell<Option<Database>>>,
+    path: PathBuf,
+}
+
+impl Handle {
+    pub fn new(db: Database) -> Self {
+        let path = db.path().to_path_buf();
+        Handle {
+            db: Rc::new(RefCell::new(Some(db))),
+            path,
+        }
+    }
+
+    pub fn path(&self) -> &std::path::Path {
+        &self.path
+    }
+
+    pub fn is_open(&self) -> bool {
+        self.db.try_borrow().is_ok_and(|db| db.is_some())
+    }
+
+    /// Runs `f` on the open database; `ERR_CLOSED` after `close()`.
+    pub fn with<T>(
+        &self,
+        js: Js,
+        f: impl FnOnce(&Database) -> stowage_core::Result<T>,
+    ) -> Result<T> {
+        let guard = self.db.try_borrow().map_err(|_| {
+            js.core(Error::InvalidArg(
+                "the store is busy with another call".into(),
+            ))
+        })?;
+        let db = guard
+            .as_ref()
+            .ok_or_else(|| js.core(Error::Closed(self.path.clone())))?;
+        f(db).map_err(|e| js.core(e))
+    }
+
+    /// Closes the database; closing twice is a no-op.
+    pub fn close(&self, js: Js) -> Result<()> {
+        let taken = self
+            .db
+            .try_borrow_mut()
+            .map_err(|_| {
+                js.core(Error::InvalidArg(
+                    "the store is busy with another call".into(),
+                ))
+            })?
+            .take();
+        match taken {
+            Some(db) => db.close().map_err(|e| js.core(e)),
+            None => Ok(()),
+        }
+    }
+}

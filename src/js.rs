@@ -1,0 +1,465 @@
+//! The few Node-API operations the binding needs, over `napi::sys`, with stowage's error rules.
+//!
+//! Arguments arrive as raw `napi_value`s and are checked here, so a wrong type becomes a
+//! `TypeError` whose message names the function and argument (`code: 'ERR_INVALID_ARG_TYPE'`),
+//! and an integer that cannot be represented exactly a `RangeError` (`'ERR_OUT_OF_RANGE'`).
+//! Results are built here too: SQLite values become JS values the way better-sqlite3 returns
+//! them, except that integers beyond ±(2^53−1) become BigInts instead of being rounded.
+
+use std::ffi::c_void;
+use std::ptr;
+
+use napi::sys;
+use napi::{Error, Result, Status};
+use stowage_core::Rows;
+use stowage_core::Value;
+
+/// Largest integer a JS number holds exactly.
+const MAX_SAFE: i64 = (1 << 53) - 1;
+
+/// Which constructor a thrown error gets.
+#[derive(Clone, Copy)]
+pub enum Kind {
+    Error,
+    TypeError,
+    RangeError,
+}
+
+/// A Node-API environment for the duration of one call.
+#[derive(Clone, Copy)]
+pub struct Js(pub sys::napi_env);
+
+/// A JS value of the current call.
+pub type Val = sys::napi_value;
+
+/// Where an argument was found, for error messages: `insertLog: row.step`.
+#[derive(Clone, Copy)]
+pub struct At<'a> {
+    pub func: &'a str,
+    pub arg: &'a str,
+}
+
+impl Js {
+    /// Turns a failed Node-API status into an error, keeping a JS exception that is already
+    /// pending (a throwing getter, say) as the one that propagates.
+    fn check(self, status: sys::napi_status) -> Result<()> {
+        if status == sys::Status::napi_ok {
+            return Ok(());
+        }
+        let mut pending = false;
+        unsafe { sys::napi_is_exception_pending(self.0, &mut pending) };
+        if pending {
+            return Err(Error::new(
+                Status::PendingException,
+                "a JS exception is pending",
+            ));
+        }
+        Err(self.throw(
+            Kind::Error,
+            "ERR_NAPI",
+            &format!("Node-API call failed with status {status}"),
+        ))
+    }
+
+    /// Throws a new error with `code` and returns the marker napi-rs expects after a throw.
+    /// When an exception is already pending, that one is kept.
+    pub fn throw(self, kind: Kind, code: &str, message: &str) -> Error {
+        let mut pending = false;
+        unsafe { sys::napi_is_exception_pending(self.0, &mut pending) };
+        if !pending {
+            if let (Ok(code_v), Ok(msg_v)) = (self.string(code), self.string(message)) {
+                let mut err = ptr::null_mut();
+                let create = match kind {
+                    Kind::Error => sys::napi_create_error,
+                    Kind::TypeError => sys::napi_create_type_error,
+                    Kind::RangeError => sys::napi_create_range_error,
+                };
+                if unsafe { create(self.0, code_v, msg_v, &mut err) } == sys::Status::napi_ok {
+                    unsafe { sys::napi_throw(self.0, err) };
+                }
+            }
+        }
+        Error::new(Status::PendingException, message.to_string())
+    }
+
+    /// Throws a stowage-core error as a JS `Error` with its code.
+    pub fn core(self, err: stowage_core::Error) -> Error {
+        self.throw(Kind::Error, err.code(), &err.to_string())
+    }
+
+    /// `TypeError [ERR_INVALID_ARG_TYPE]: <func>: <arg> must be <expected>; received <what>`.
+    pub fn type_error(self, at: At<'_>, expected: &str, got: Val) -> Error {
+        let got = self.describe(got);
+        self.throw(
+            Kind::TypeError,
+            "ERR_INVALID_ARG_TYPE",
+            &format!("{}: {} must be {expected}; received {got}", at.func, at.arg),
+        )
+    }
+
+    fn range_error(self, at: At<'_>, what: &str) -> Error {
+        self.throw(
+            Kind::RangeError,
+            "ERR_OUT_OF_RANGE",
+            &format!("{}: {} {what}", at.func, at.arg),
+        )
+    }
+
+    // ---- inspecting values ------------------------------------------------------------------
+
+    pub fn type_of(self, v: Val) -> Result<sys::napi_valuetype> {
+        let mut t = 0;
+        self.check(unsafe { sys::napi_typeof(self.0, v, &mut t) })?;
+        Ok(t)
+    }
+
+    /// `null` or `undefined`.
+    pub fn is_nullish(self, v: Val) -> Result<bool> {
+        let t = self.type_of(v)?;
+        Ok(t == sys::ValueType::napi_undefined || t == sys::ValueType::napi_null)
+    }
+
+    pub fn is_array(self, v: Val) -> Result<bool> {
+        let mut r = false;
+        self.check(unsafe { sys::napi_is_array(self.0, v, &mut r) })?;
+        Ok(r)
+    }
+
+    /// JS truthiness (`!!v`).
+    pub fn truthy(self, v: Val) -> Result<bool> {
+        let mut b = ptr::null_mut();
+        self.check(unsafe { sys::napi_coerce_to_bool(self.0, v, &mut b) })?;
+        let mut r = false;
+        self.check(unsafe { sys::napi_get_value_bool(self.0, b, &mut r) })?;
+        Ok(r)
+    }
+
+    /// `String(v)`. A Symbol is a `TypeError`; an object whose `toString` throws propagates
+    /// that exception.
+    pub fn js_string(self, v: Val, at: At<'_>) -> Result<String> {
+        if self.type_of(v)? == sys::ValueType::napi_symbol {
+            return Err(self.type_error(at, "a value with a string form", v));
+        }
+        let mut s = ptr::null_mut();
+        self.check(unsafe { sys::napi_coerce_to_string(self.0, v, &mut s) })?;
+        self.read_string(s)
+    }
+
+    fn read_string(self, v: Val) -> Result<String> {
+        let mut len = 0;
+        self.check(unsafe {
+            sys::napi_get_value_string_utf8(self.0, v, ptr::null_mut(), 0, &mut len)
+        })?;
+        let mut buf = vec![0u8; len + 1];
+        let mut written = 0;
+        self.check(unsafe {
+            sys::napi_get_value_string_utf8(
+                self.0,
+                v,
+                buf.as_mut_ptr().cast(),
+                buf.len(),
+                &mut written,
+            )
+        })?;
+        buf.truncate(written);
+        // Node-API writes UTF-8 (lone surrogates become U+FFFD), so this cannot fail.
+        Ok(String::from_utf8(buf).unwrap_or_default())
+    }
+
+    pub fn read_f64(self, v: Val) -> Result<f64> {
+        let mut x = 0.0;
+        self.check(unsafe { sys::napi_get_value_double(self.0, v, &mut x) })?;
+        Ok(x)
+    }
+
+    /// A short description of a value for error messages: `number 5`, `an object`.
+    fn describe(self, v: Val) -> String {
+        let t = match self.type_of(v) {
+            Ok(t) => t,
+            Err(_) => return "an unreadable value".into(),
+        };
+        match t {
+            sys::ValueType::napi_undefined => "undefined".into(),
+            sys::ValueType::napi_null => "null".into(),
+            sys::ValueType::napi_boolean
+            | sys::ValueType::napi_number
+            | sys::ValueType::napi_bigint => {
+                let kind = match t {
+                    sys::ValueType::napi_boolean => "boolean",
+                    sys::ValueType::napi_number => "number",
+                    _ => "bigint",
+                };
+                let mut s = ptr::null_mut();
+                let text = if unsafe { sys::napi_coerce_to_string(self.0, v, &mut s) }
+                    == sys::Status::napi_ok
+                {
+                    self.read_string(s).unwrap_or_default()
+                } else {
+                    String::new()
+                };
+                format!("{kind} {text}")
+            }
+            sys::ValueType::napi_string => {
+                let s = self.read_string(v).unwrap_or_default();
+                let short: String = s.chars().take(40).collect();
+                if short.len() < s.len() {
+                    format!("string {short:?}…")
+                } else {
+                    format!("string {short:?}")
+                }
+            }
+            sys::ValueType::napi_symbol => "a symbol".into(),
+            sys::ValueType::napi_function => "a function".into(),
+            _ if self.is_array(v).unwrap_or(false) => "an array".into(),
+            _ => "an object".into(),
+        }
+    }
+
+    /// `obj[key]`; `undefined` when `obj` is not an object.
+    pub fn get(self, obj: Val, key: &str) -> Result<Val> {
+        let t = self.type_of(obj)?;
+        if t != sys::ValueType::napi_object && t != sys::ValueType::napi_function {
+            return self.undefined();
+        }
+        let key = self.string(key)?;
+        let mut v = ptr::null_mut();
+        self.check(unsafe { sys::napi_get_property(self.0, obj, key, &mut v) })?;
+        Ok(v)
+    }
+
+    /// The items of an array.
+    pub fn items(self, arr: Val) -> Result<Vec<Val>> {
+        let mut len = 0;
+        self.check(unsafe { sys::napi_get_array_length(self.0, arr, &mut len) })?;
+        (0..len)
+            .map(|i| {
+                let mut v = ptr::null_mut();
+                self.check(unsafe { sys::napi_get_element(self.0, arr, i, &mut v) })?;
+                Ok(v)
+            })
+            .collect()
+    }
+
+    /// The numbers of a numeric typed array (`Float64Array`, `Int32Array`, ...), if `v` is one.
+    pub fn typed_numbers(self, v: Val) -> Result<Option<Vec<f64>>> {
+        let mut is = false;
+        self.check(unsafe { sys::napi_is_typedarray(self.0, v, &mut is) })?;
+        if !is {
+            return Ok(None);
+        }
+        let (mut kind, mut len, mut data) = (0, 0usize, ptr::null_mut::<c_void>());
+        self.check(unsafe {
+            sys::napi_get_typedarray_info(
+                self.0,
+                v,
+                &mut kind,
+                &mut len,
+                &mut data,
+                ptr::null_mut(),
+                ptr::null_mut(),
+            )
+        })?;
+        macro_rules! read {
+            ($t:ty) => {{
+                if len == 0 || data.is_null() {
+                    Vec::new()
+                } else {
+                    // SAFETY: Node-API reports `len` elements of this type at `data`.
+                    unsafe { std::slice::from_raw_parts(data as *const $t, len) }
+                        .iter()
+                        .map(|&x| x as f64)
+                        .collect()
+                }
+            }};
+        }
+        use sys::TypedarrayType as T;
+        Ok(Some(match kind {
+            T::int8_array => read!(i8),
+            T::uint8_array | T::uint8_clamped_array => read!(u8),
+            T::int16_array => read!(i16),
+            T::uint16_array => read!(u16),
+            T::int32_array => read!(i32),
+            T::uint32_array => read!(u32),
+            T::float32_array => read!(f32),
+            T::float64_array => read!(f64),
+            _ => return Ok(None),
+        }))
+    }
+
+    // ---- reading arguments ------------------------------------------------------------------
+
+    /// A required string.
+    pub fn str(self, v: Val, at: At<'_>) -> Result<String> {
+        if self.type_of(v)? == sys::ValueType::napi_string {
+            self.read_string(v)
+        } else {
+            Err(self.type_error(at, "a string", v))
+        }
+    }
+
+    /// A string, or `None` for `null`/`undefined`.
+    pub fn opt_str(self, v: Val, at: At<'_>) -> Result<Option<String>> {
+        match self.type_of(v)? {
+            sys::ValueType::napi_string => self.read_string(v).map(Some),
+            sys::ValueType::napi_undefined | sys::ValueType::napi_null => Ok(None),
+            _ => Err(self.type_error(at, "a string or null", v)),
+        }
+    }
+
+    /// A number (a BigInt within ±(2^53−1) is accepted), or `None` for `null`/`undefined`.
+    pub fn opt_num(self, v: Val, at: At<'_>) -> Result<Option<f64>> {
+        match self.type_of(v)? {
+            sys::ValueType::napi_number => self.read_f64(v).map(Some),
+            sys::ValueType::napi_undefined | sys::ValueType::napi_null => Ok(None),
+            sys::ValueType::napi_bigint => {
+                let (mut x, mut lossless) = (0i64, false);
+                self.check(unsafe {
+                    sys::napi_get_value_bigint_int64(self.0, v, &mut x, &mut lossless)
+                })?;
+                if lossless && (-MAX_SAFE..=MAX_SAFE).contains(&x) {
+                    Ok(Some(x as f64))
+                } else {
+                    Err(self.range_error(
+                        at,
+                        "is a BigInt beyond ±(2^53−1), which a column value cannot hold exactly",
+                    ))
+                }
+            }
+            _ => Err(self.type_error(at, "a number or null", v)),
+        }
+    }
+
+    /// A number when `v` is one, otherwise `None` without coercion (OnTheFly's
+    /// `Number.isFinite(x) ? x : null` for log steps).
+    pub fn number_if_number(self, v: Val) -> Result<Option<f64>> {
+        Ok(if self.type_of(v)? == sys::ValueType::napi_number {
+            Some(self.read_f64(v)?)
+        } else {
+            None
+        })
+    }
+
+    /// An object (not `null`, not an array).
+    pub fn object(self, v: Val, at: At<'_>) -> Result<Val> {
+        if self.type_of(v)? == sys::ValueType::napi_object && !self.is_array(v)? {
+            Ok(v)
+        } else {
+            Err(self.type_error(at, "an object", v))
+        }
+    }
+
+    // ---- building results -------------------------------------------------------------------
+
+    pub fn undefined(self) -> Result<Val> {
+        let mut v = ptr::null_mut();
+        self.check(unsafe { sys::napi_get_undefined(self.0, &mut v) })?;
+        Ok(v)
+    }
+
+    pub fn null(self) -> Result<Val> {
+        let mut v = ptr::null_mut();
+        self.check(unsafe { sys::napi_get_null(self.0, &mut v) })?;
+        Ok(v)
+    }
+
+    pub fn number(self, x: f64) -> Result<Val> {
+        let mut v = ptr::null_mut();
+        self.check(unsafe { sys::napi_create_double(self.0, x, &mut v) })?;
+        Ok(v)
+    }
+
+    pub fn string(self, s: &str) -> Result<Val> {
+        let mut v = ptr::null_mut();
+        self.check(unsafe {
+            sys::napi_create_string_utf8(self.0, s.as_ptr().cast(), s.len() as isize, &mut v)
+        })?;
+        Ok(v)
+    }
+
+    pub fn object_new(self) -> Result<Val> {
+        let mut v = ptr::null_mut();
+        self.check(unsafe { sys::napi_create_object(self.0, &mut v) })?;
+        Ok(v)
+    }
+
+    pub fn set(self, obj: Val, key: Val, value: Val) -> Result<()> {
+        self.check(unsafe { sys::napi_set_property(self.0, obj, key, value) })
+    }
+
+    pub fn set_named(self, obj: Val, key: &str, value: Val) -> Result<()> {
+        self.set(obj, self.string(key)?, value)
+    }
+
+    /// An array of the given values.
+    pub fn array(self, items: impl ExactSizeIterator<Item = Result<Val>>) -> Result<Val> {
+        let mut arr = ptr::null_mut();
+        self.check(unsafe { sys::napi_create_array_with_length(self.0, items.len(), &mut arr) })?;
+        for (i, item) in items.enumerate() {
+            self.check(unsafe { sys::napi_set_element(self.0, arr, i as u32, item?) })?;
+        }
+        Ok(arr)
+    }
+
+    /// A SQLite value as better-sqlite3 returns it (integers beyond ±(2^53−1) as BigInt, BLOBs
+    /// as Buffers).
+    pub fn value(self, v: &Value) -> Result<Val> {
+        match v {
+            Value::Null => self.null(),
+            Value::Integer(i) if (-MAX_SAFE..=MAX_SAFE).contains(i) => self.number(*i as f64),
+            Value::Integer(i) => {
+                let mut out = ptr::null_mut();
+                self.check(unsafe { sys::napi_create_bigint_int64(self.0, *i, &mut out) })?;
+                Ok(out)
+            }
+            Value::Real(f) => self.number(*f),
+            Value::Text(s) => self.string(s),
+            Value::Blob(b) => {
+                let mut out = ptr::null_mut();
+                let mut data = ptr::null_mut();
+                self.check(unsafe {
+                    sys::napi_create_buffer_copy(
+                        self.0,
+                        b.len(),
+                        b.as_ptr().cast(),
+                        &mut data,
+                        &mut out,
+                    )
+                })?;
+                Ok(out)
+            }
+        }
+    }
+
+    /// One plain object per row, keys in column order (better-sqlite3's `.all()`).
+    pub fn rows(self, rows: &Rows) -> Result<Val> {
+        let keys = rows
+            .columns
+            .iter()
+            .map(|c| self.string(c))
+            .collect::<Result<Vec<_>>>()?;
+        self.array(
+            rows.iter()
+                .map(|row| self.row(&keys, row))
+                .collect::<Vec<_>>()
+                .into_iter(),
+        )
+    }
+
+    /// One row as an object with the given (pre-made) keys.
+    pub fn row(self, keys: &[Val], row: &[Value]) -> Result<Val> {
+        let obj = self.object_new()?;
+        for (k, v) in keys.iter().zip(row) {
+            self.set(obj, *k, self.value(v)?)?;
+        }
+        Ok(obj)
+    }
+}
+
+/// A value already built in the current call, handed back to napi-rs as the return value.
+pub struct Raw(pub Val);
+
+impl napi::bindgen_prelude::ToNapiValue for Raw {
+    unsafe fn to_napi_value(_env: sys::napi_env, val: Self) -> Result<sys::napi_value> {
+        Ok(val.0)
+    }
+}
