@@ -149,6 +149,8 @@ describe('exportBundle / loadBundle', () => {
       writeFileSync(join(bundle, 'bundle.json'), JSON.stringify(manifest, null, 2))
 
       const store = storeIn('live')
+      // Prepares (and caches) `SELECT * FROM runs` before the load adds the legacy `mode` column.
+      expect(store.training.listRuns()).toEqual([])
       const res = store.training.loadBundle(bundle)
       expect(res.runs).toBe(1)
       const t = store.training

@@ -25,15 +25,20 @@ impl Rows {
     }
 
     fn collect<P: Params>(stmt: &mut Statement<'_>, params: P) -> Result<Rows> {
-        let columns: Vec<String> = stmt.column_names().map(|c| c.to_string()).collect();
-        let width = columns.len();
+        // Names are read after the first step: a cached statement whose table changed since it
+        // was prepared (`ALTER TABLE … ADD COLUMN`) is only re-prepared by SQLite when stepped.
+        let names = |s: &Statement<'_>| s.column_names().map(str::to_string).collect::<Vec<_>>();
+        let mut columns = None;
         let mut values = Vec::new();
         let mut rows = stmt.query(params)?;
         while let Some(row) = rows.next()? {
+            let width = columns.get_or_insert_with(|| names(row.as_ref())).len();
             for i in 0..width {
                 values.push(owned(row.get_ref(i)?));
             }
         }
+        drop(rows);
+        let columns = columns.unwrap_or_else(|| names(stmt));
         Ok(Rows { columns, values })
     }
 
@@ -97,6 +102,18 @@ mod tests {
         assert_eq!(rows.row(1), [Value::Blob(vec![0xff]), Value::Null]);
         assert_eq!(rows.get(2, "b"), Some(&Value::Text("a\u{fffd}b".into())));
         assert_eq!(rows.get(2, "c"), None);
+        Ok(())
+    }
+
+    #[test]
+    fn a_cached_select_star_sees_columns_added_since_it_was_prepared() -> Result<()> {
+        let conn = Connection::open_in_memory()?;
+        conn.execute_batch("CREATE TABLE t(a); INSERT INTO t VALUES (1);")?;
+        assert_eq!(Rows::query(&conn, "SELECT * FROM t", [])?.columns, ["a"]);
+        conn.execute_batch("ALTER TABLE t ADD COLUMN b; UPDATE t SET b = 2;")?;
+        let rows = Rows::query(&conn, "SELECT * FROM t", [])?;
+        assert_eq!(rows.columns, ["a", "b"]);
+        assert_eq!(rows.row(0), [Value::Integer(1), Value::Integer(2)]);
         Ok(())
     }
 
