@@ -303,6 +303,55 @@ export declare class Store {
  */
 export declare class TrainingStore {
   /**
+   * Writes a bundle of the whole store into `dir`: `runs.sqlite` (a consistent single-file
+   * copy), `checkpoints/`, `final_models/` and `bundle.json` (manifest `1.1`).
+   *
+   * The bundle is built in a hidden sibling folder and renamed into place, so `dir` never
+   * holds a partial bundle; a previous bundle there is replaced only on success, and a
+   * non-empty folder that is not a bundle is refused (`ERR_BUNDLE_DEST_NOT_EMPTY`).
+   * Checkpoint files that are missing or unreadable are listed in `missing`, not fatal.
+   */
+  exportBundle(dir: string): ExportBundleResult
+  /**
+   * Replaces the store's training data with a bundle's (`dir` is the bundle folder or its
+   * `bundle.json`); checkpoint and final-model paths then point into the bundle folder.
+   *
+   * Everything is validated first — manifest types (`ERR_BUNDLE_MANIFEST`, `ERR_BUNDLE_VERSION`),
+   * every path relative and inside the folder (`ERR_BUNDLE_PATH`), the database readable,
+   * intact and a training database (`ERR_BUNDLE_SQLITE`) — and the replacement is one
+   * transaction: on any error the store is unchanged and still usable. The second argument
+   * (a `vscode.ExtensionContext` in the original) is ignored here.
+   */
+  loadBundle(dir: string, context?: unknown): LoadBundleResult
+  /**
+   * Appends a log line. `level` and `phase` default to `'info'`, `ts` to now; `step` and
+   * `epoch` are kept only when they are finite numbers.
+   */
+  insertLog(row: LogInsert): void
+  /** The run's log lines by time, then insertion; only `phase` when it is non-empty. */
+  getLogs(run_id: string, phase?: string | null): LogRow[]
+  /** The session's log lines by time, then insertion; only `phase` when it is non-empty. */
+  getLogsBySession(session_id: string, phase?: string | null): LogRow[]
+  /**
+   * The sessions seen in the logs, most recently active first:
+   * `{ session_id, last_ts, run_count }`.
+   */
+  listSessions(): SessionRow[]
+  /** The distinct run ids that logged under the session. */
+  runsForSession(session_id: string): Array<string>
+  /**
+   * Stores the per-sample loss distribution of a run on its `train` or `val` subset,
+   * replacing the previous one. `samples` defaults to the number of losses; non-finite
+   * losses are stored as `null`; indices are truncated to integers.
+   */
+  upsertReportLossDist(run_id: string, subset_on: 'train' | 'val' | (string & {}), payload: ReportLossDistPayload): void
+  /** The run's loss distribution, normalised as the original reader did, or `null`. */
+  getReportLossDist(run_id: string, subset_on: 'train' | 'val' | (string & {})): ReportLossDist | null
+  /** Stores the sample subset of a run (replacing the previous one). */
+  setRunSubset(run_id: string, indices: number[]): void
+  /** The run's sample subset: the stored values that are non-negative integers. */
+  getRunSubset(run_id: string): number[]
+  /**
    * Records a run once and sets its parents.
    *
    * An existing run keeps its project, name, primary parent and creation time (`INSERT OR
@@ -344,40 +393,12 @@ export declare class TrainingStore {
   /** The run's summary as an array of zero or one `{ run_id, final_loss, val_loss }`. */
   getRunSummary(run_id: string): SummaryRow[]
   /**
-   * Stores the per-sample loss distribution of a run on its `train` or `val` subset,
-   * replacing the previous one. `samples` defaults to the number of losses; non-finite
-   * losses are stored as `null`; indices are truncated to integers.
-   */
-  upsertReportLossDist(run_id: string, subset_on: 'train' | 'val' | (string & {}), payload: ReportLossDistPayload): void
-  /** The run's loss distribution, normalised as the original reader did, or `null`. */
-  getReportLossDist(run_id: string, subset_on: 'train' | 'val' | (string & {})): ReportLossDist | null
-  /** Stores the sample subset of a run (replacing the previous one). */
-  setRunSubset(run_id: string, indices: number[]): void
-  /** The run's sample subset: the stored values that are non-negative integers. */
-  getRunSubset(run_id: string): number[]
-  /**
    * Records whether the trainer saves every checkpoint (`kv` key `saving`). The first
    * argument (a `vscode.ExtensionContext` in the original) is ignored.
    */
   setSavingEverything(context: unknown, on: boolean): void
   /** True when the saving flag was last set on. */
   isSavingEverything(): boolean
-  /**
-   * Appends a log line. `level` and `phase` default to `'info'`, `ts` to now; `step` and
-   * `epoch` are kept only when they are finite numbers.
-   */
-  insertLog(row: LogInsert): void
-  /** The run's log lines by time, then insertion; only `phase` when it is non-empty. */
-  getLogs(run_id: string, phase?: string | null): LogRow[]
-  /** The session's log lines by time, then insertion; only `phase` when it is non-empty. */
-  getLogsBySession(session_id: string, phase?: string | null): LogRow[]
-  /**
-   * The sessions seen in the logs, most recently active first:
-   * `{ session_id, last_ts, run_count }`.
-   */
-  listSessions(): SessionRow[]
-  /** The distinct run ids that logged under the session. */
-  runsForSession(session_id: string): Array<string>
   /**
    * Appends a test-batch loss. A missing or non-finite loss is stored as NULL (the original
    * stored `null` as 0; see COMPATIBILITY.md).
@@ -392,27 +413,6 @@ export declare class TrainingStore {
   upsertFinalModel(row: FinalModelRow): void
   /** The session's final model, or `null`. */
   getFinalModel(session_id: string): FinalModelRecord | null
-  /**
-   * Writes a bundle of the whole store into `dir`: `runs.sqlite` (a consistent single-file
-   * copy), `checkpoints/`, `final_models/` and `bundle.json` (manifest `1.1`).
-   *
-   * The bundle is built in a hidden sibling folder and renamed into place, so `dir` never
-   * holds a partial bundle; a previous bundle there is replaced only on success, and a
-   * non-empty folder that is not a bundle is refused (`ERR_BUNDLE_DEST_NOT_EMPTY`).
-   * Checkpoint files that are missing or unreadable are listed in `missing`, not fatal.
-   */
-  exportBundle(dir: string): ExportBundleResult
-  /**
-   * Replaces the store's training data with a bundle's (`dir` is the bundle folder or its
-   * `bundle.json`); checkpoint and final-model paths then point into the bundle folder.
-   *
-   * Everything is validated first — manifest types (`ERR_BUNDLE_MANIFEST`, `ERR_BUNDLE_VERSION`),
-   * every path relative and inside the folder (`ERR_BUNDLE_PATH`), the database readable,
-   * intact and a training database (`ERR_BUNDLE_SQLITE`) — and the replacement is one
-   * transaction: on any error the store is unchanged and still usable. The second argument
-   * (a `vscode.ExtensionContext` in the original) is ignored here.
-   */
-  loadBundle(dir: string, context?: unknown): LoadBundleResult
 }
 
 /** A file a bundle references that is not in it. */

@@ -46,6 +46,14 @@ function populate(store: Store, ckptDir: string) {
   t.upsertFinalModel({ session_id: 'sess-1', run_id: 'merge1', ckpt_path: join(ckptDir, 'final.bin'), step: 300, avg_test_loss: 0.01 })
 }
 
+/** A new store holding {@link populate}'s data, and its folder. */
+function populated(name: string): { store: Store; dir: string } {
+  const store = storeIn(name)
+  const dir = join(store.path, '..')
+  populate(store, join(dir, 'ckpts'))
+  return { store, dir }
+}
+
 /** Everything the drop-in readers return, minus the checkpoint paths (which a load rewrites). */
 function snapshot(store: Store) {
   const t = store.training
@@ -168,9 +176,7 @@ describe('exportBundle / loadBundle', () => {
   })
 
   it('a stowage bundle satisfies what the original loader reads', () => {
-    const store = storeIn('exp')
-    const dir = join(store.path, '..')
-    populate(store, join(dir, 'ckpts'))
+    const { store, dir } = populated('exp')
     const bundle = join(dir, 'bundle')
     store.training.exportBundle(bundle)
     store.close()
@@ -189,9 +195,8 @@ describe('exportBundle / loadBundle', () => {
 
 describe('bundle safety', () => {
   it('refuses hostile or broken bundles with ERR_BUNDLE_* and leaves the live store as it was', () => {
-    const src = storeIn('hsrc')
-    populate(src, join(src.path, '..', 'ckpts'))
-    const good = join(src.path, '..', 'good')
+    const { store: src, dir: srcDir } = populated('hsrc')
+    const good = join(srcDir, 'good')
     src.training.exportBundle(good)
     src.close()
 
@@ -248,9 +253,7 @@ describe('bundle safety', () => {
   })
 
   it('export never leaves a partial bundle and never overwrites a foreign folder', () => {
-    const store = storeIn('atomic')
-    const dir = join(store.path, '..')
-    populate(store, join(dir, 'ckpts'))
+    const { store, dir } = populated('atomic')
     const foreign = join(dir, 'my-docs')
     mkdirSync(foreign)
     writeFileSync(join(foreign, 'thesis.tex'), 'keep me')

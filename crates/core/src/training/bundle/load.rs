@@ -26,6 +26,29 @@ pub struct LoadReport {
     pub missing: Vec<Missing>,
 }
 
+/// A manifest entry resolved inside the bundle folder.
+struct Entry {
+    id: String,
+    rel: String,
+    path: PathBuf,
+}
+
+/// The entries whose file is absent from the bundle.
+fn missing_files<'a>(
+    kind: &'static str,
+    entries: &'a [Entry],
+) -> impl Iterator<Item = Missing> + 'a {
+    entries
+        .iter()
+        .filter(|e| !e.path.is_file())
+        .map(move |e| Missing {
+            kind,
+            id: e.id.clone(),
+            path: e.rel.clone(),
+            reason: "not in the bundle".into(),
+        })
+}
+
 /// Tables a file must have to count as a training database.
 const REQUIRED_TABLES: [&str; 3] = ["runs", "checkpoints", "metrics"];
 
@@ -47,7 +70,11 @@ impl Training<'_> {
         let manifest = read_manifest(&root)?;
         let resolve = |field: &str, (id, rel): &(String, String)| {
             resolve_inside(&root, rel)
-                .map(|p| (id.clone(), p))
+                .map(|path| Entry {
+                    id: id.clone(),
+                    rel: rel.clone(),
+                    path,
+                })
                 .map_err(|why| {
                     Error::bundle(
                         "ERR_BUNDLE_PATH",
@@ -87,26 +114,9 @@ impl Training<'_> {
         }
         let runs = result?;
 
-        let missing_entries =
-            |kind: &'static str, entries: &[(String, PathBuf)], manifest: &[(String, String)]| {
-                entries
-                    .iter()
-                    .zip(manifest)
-                    .filter(|((_, p), _)| !p.is_file())
-                    .map(|((id, _), (_, rel))| Missing {
-                        kind,
-                        id: id.clone(),
-                        path: rel.clone(),
-                        reason: "not in the bundle".into(),
-                    })
-                    .collect::<Vec<_>>()
-            };
-        let mut missing = missing_entries("checkpoint", &checkpoints, &manifest.checkpoints);
-        missing.extend(missing_entries(
-            "final_model",
-            &final_models,
-            &manifest.final_models,
-        ));
+        let missing = missing_files("checkpoint", &checkpoints)
+            .chain(missing_files("final_model", &final_models))
+            .collect();
         Ok(LoadReport {
             dir: root,
             runs,
@@ -246,11 +256,7 @@ fn read_manifest(root: &Path) -> Result<Manifest> {
 
 /// Checks the staged copy, migrates it to the current schema and points its file paths into the
 /// bundle.
-fn prepare_staged(
-    staged: &Path,
-    checkpoints: &[(String, PathBuf)],
-    final_models: &[(String, PathBuf)],
-) -> Result<()> {
+fn prepare_staged(staged: &Path, checkpoints: &[Entry], final_models: &[Entry]) -> Result<()> {
     let as_bundle_error = |e: Error| match e {
         Error::Bundle { .. } => e,
         other => sqlite_error(format!(
@@ -285,13 +291,13 @@ fn prepare_staged(
     schema::prepare(&conn, staged).map_err(as_bundle_error)?;
     crate::engine::write_tx(&conn, |c| {
         let mut ckpt = c.prepare("UPDATE checkpoints SET path = ?1 WHERE ckpt_id = ?2")?;
-        for (id, path) in checkpoints {
-            ckpt.execute([path.to_string_lossy().as_ref(), id.as_str()])?;
+        for e in checkpoints {
+            ckpt.execute([e.path.to_string_lossy().as_ref(), e.id.as_str()])?;
         }
         let mut fm =
             c.prepare("UPDATE session_final_models SET ckpt_path = ?1 WHERE session_id = ?2")?;
-        for (id, path) in final_models {
-            fm.execute([path.to_string_lossy().as_ref(), id.as_str()])?;
+        for e in final_models {
+            fm.execute([e.path.to_string_lossy().as_ref(), e.id.as_str()])?;
         }
         Ok(())
     })

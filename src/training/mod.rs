@@ -1,11 +1,16 @@
 //! `TrainingStore`: the drop-in methods of OnTheFly's `storage.ts` on one open file.
 //!
 //! Argument checking and result building happen here; every operation is one call into
-//! `stowage_core::training`.
+//! `stowage_core::training`. The methods are grouped like the core's modules: runs, metrics,
+//! checkpoints and summaries here; logs, reports and bundles in the submodules.
+
+mod bundle;
+mod logs;
+mod reports;
 
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
-use stowage_core::training::{FinalModelInput, LogInput, MetricInput, ReportInput, Training};
+use stowage_core::training::{FinalModelInput, MetricInput, Training};
 
 use crate::handle::Handle;
 use crate::js::{At, Js, Raw, Val};
@@ -34,12 +39,16 @@ const METRIC_FIELDS: [&str; 12] = [
     "gpu_util",
 ];
 
-fn at<'a>(func: &'a str, arg: &'a str) -> At<'a> {
+pub(crate) fn at<'a>(func: &'a str, arg: &'a str) -> At<'a> {
     At { func, arg }
 }
 
 impl TrainingStore {
-    fn run<T>(&self, js: Js, f: impl FnOnce(Training<'_>) -> stowage_core::Result<T>) -> Result<T> {
+    pub(crate) fn run<T>(
+        &self,
+        js: Js,
+        f: impl FnOnce(Training<'_>) -> stowage_core::Result<T>,
+    ) -> Result<T> {
         self.handle.with(js, |db| f(db.training()?))
     }
 
@@ -68,7 +77,7 @@ impl TrainingStore {
     }
 
     /// A list of numbers: an array (items number, `null` or `undefined`) or a typed array.
-    fn numbers(js: Js, v: Val, func: &str, arg: &str) -> Result<Vec<Option<f64>>> {
+    pub(crate) fn numbers(js: Js, v: Val, func: &str, arg: &str) -> Result<Vec<Option<f64>>> {
         if let Some(xs) = js.typed_numbers(v)? {
             return Ok(xs.into_iter().map(Some).collect());
         }
@@ -83,7 +92,12 @@ impl TrainingStore {
     }
 
     /// `Array.from(v || [])` for number lists.
-    fn numbers_or_empty(js: Js, v: Val, func: &str, arg: &str) -> Result<Vec<Option<f64>>> {
+    pub(crate) fn numbers_or_empty(
+        js: Js,
+        v: Val,
+        func: &str,
+        arg: &str,
+    ) -> Result<Vec<Option<f64>>> {
         if js.truthy(v)? {
             Self::numbers(js, v, func, arg)
         } else {
@@ -290,143 +304,6 @@ impl TrainingStore {
         js.rows(&self.run(js, |t| t.run_summary(&run_id))?).map(Raw)
     }
 
-    /// Stores the per-sample loss distribution of a run on its `train` or `val` subset,
-    /// replacing the previous one. `samples` defaults to the number of losses; non-finite
-    /// losses are stored as `null`; indices are truncated to integers.
-    #[napi(
-        catch_unwind,
-        ts_args_type = "run_id: string, subset_on: 'train' | 'val' | (string & {}), payload: ReportLossDistPayload"
-    )]
-    pub fn upsert_report_loss_dist(
-        &self,
-        env: Env,
-        run_id: Unknown<'_>,
-        subset_on: Unknown<'_>,
-        payload: Unknown<'_>,
-    ) -> Result<()> {
-        let js = Js(env.raw());
-        let f = "upsertReportLossDist";
-        let run_id = js.str(run_id.raw(), at(f, "run_id"))?;
-        let subset_on = js.str(subset_on.raw(), at(f, "subset_on"))?;
-        let p = js.object(payload.raw(), at(f, "payload"))?;
-        let losses_v = js.get(p, "losses")?;
-        let samples = js.opt_num(js.get(p, "samples")?, at(f, "payload.samples"))?;
-        let losses = if samples.is_none() {
-            Self::numbers(js, losses_v, f, "payload.losses")?
-        } else {
-            Self::numbers_or_empty(js, losses_v, f, "payload.losses")?
-        };
-        let indices_v = js.get(p, "sample_indices")?;
-        let mut sample_indices = Vec::new();
-        if js.truthy(indices_v)? {
-            let items = match js.typed_numbers(indices_v)? {
-                Some(xs) => xs
-                    .into_iter()
-                    .map(|x| js.number(x))
-                    .collect::<Result<Vec<_>>>()?,
-                None if js.is_array(indices_v)? => js.items(indices_v)?,
-                None => {
-                    return Err(js.type_error(
-                        at(f, "payload.sample_indices"),
-                        "an array of numbers",
-                        indices_v,
-                    ))
-                }
-            };
-            for (i, item) in items.into_iter().enumerate() {
-                sample_indices.push(number_coerced(
-                    js,
-                    item,
-                    at(f, &format!("payload.sample_indices[{i}]")),
-                )?);
-            }
-        }
-        let input = ReportInput {
-            losses,
-            sample_indices,
-            note: js.opt_str(js.get(p, "note")?, at(f, "payload.note"))?,
-            at_step: js.opt_num(js.get(p, "at_step")?, at(f, "payload.at_step"))?,
-            at_epoch: js.opt_num(js.get(p, "at_epoch")?, at(f, "payload.at_epoch"))?,
-            samples,
-        };
-        self.run(js, |t| {
-            t.upsert_report_loss_dist(&run_id, &subset_on, &input)
-        })
-    }
-
-    /// The run's loss distribution, normalised as the original reader did, or `null`.
-    #[napi(
-        catch_unwind,
-        ts_args_type = "run_id: string, subset_on: 'train' | 'val' | (string & {})",
-        ts_return_type = "ReportLossDist | null"
-    )]
-    pub fn get_report_loss_dist(
-        &self,
-        env: Env,
-        run_id: Unknown<'_>,
-        subset_on: Unknown<'_>,
-    ) -> Result<Raw> {
-        let js = Js(env.raw());
-        let f = "getReportLossDist";
-        let run_id = js.str(run_id.raw(), at(f, "run_id"))?;
-        let subset_on = js.str(subset_on.raw(), at(f, "subset_on"))?;
-        let Some(r) = self.run(js, |t| t.report_loss_dist(&run_id, &subset_on))? else {
-            return js.null().map(Raw);
-        };
-        let numbers = |xs: &[f64]| {
-            js.array(
-                xs.iter()
-                    .map(|x| js.number(*x))
-                    .collect::<Vec<_>>()
-                    .into_iter(),
-            )
-        };
-        let obj = js.object_new()?;
-        js.set_named(obj, "run_id", js.string(&r.run_id)?)?;
-        js.set_named(obj, "subset_on", js.string(&r.subset_on)?)?;
-        js.set_named(obj, "losses", numbers(&r.losses)?)?;
-        js.set_named(obj, "sample_indices", numbers(&r.sample_indices)?)?;
-        js.set_named(obj, "note", js.value(&r.note)?)?;
-        js.set_named(obj, "at_step", js.value(&r.at_step)?)?;
-        js.set_named(obj, "at_epoch", js.value(&r.at_epoch)?)?;
-        js.set_named(obj, "samples", js.number(r.samples)?)?;
-        Ok(Raw(obj))
-    }
-
-    /// Stores the sample subset of a run (replacing the previous one).
-    #[napi(catch_unwind, ts_args_type = "run_id: string, indices: number[]")]
-    pub fn set_run_subset(
-        &self,
-        env: Env,
-        run_id: Unknown<'_>,
-        indices: Unknown<'_>,
-    ) -> Result<()> {
-        let js = Js(env.raw());
-        let f = "setRunSubset";
-        let run_id = js.str(run_id.raw(), at(f, "run_id"))?;
-        let indices = Self::numbers_or_empty(js, indices.raw(), f, "indices")?;
-        self.run(js, |t| t.set_run_subset(&run_id, &indices))
-    }
-
-    /// The run's sample subset: the stored values that are non-negative integers.
-    #[napi(
-        catch_unwind,
-        ts_args_type = "run_id: string",
-        ts_return_type = "number[]"
-    )]
-    pub fn get_run_subset(&self, env: Env, run_id: Unknown<'_>) -> Result<Raw> {
-        let js = Js(env.raw());
-        let run_id = js.str(run_id.raw(), at("getRunSubset", "run_id"))?;
-        let xs = self.run(js, |t| t.run_subset(&run_id))?;
-        js.array(
-            xs.iter()
-                .map(|x| js.number(*x))
-                .collect::<Vec<_>>()
-                .into_iter(),
-        )
-        .map(Raw)
-    }
-
     /// Records whether the trainer saves every checkpoint (`kv` key `saving`). The first
     /// argument (a `vscode.ExtensionContext` in the original) is ignored.
     #[napi(catch_unwind, ts_args_type = "context: unknown, on: boolean")]
@@ -445,75 +322,6 @@ impl TrainingStore {
     #[napi(catch_unwind)]
     pub fn is_saving_everything(&self, env: Env) -> Result<bool> {
         self.run(Js(env.raw()), |t| t.is_saving_everything())
-    }
-
-    /// Appends a log line. `level` and `phase` default to `'info'`, `ts` to now; `step` and
-    /// `epoch` are kept only when they are finite numbers.
-    #[napi(catch_unwind, ts_args_type = "row: LogInsert")]
-    pub fn insert_log(&self, env: Env, row: Unknown<'_>) -> Result<()> {
-        let js = Js(env.raw());
-        let f = "insertLog";
-        let row = js.object(row.raw(), at(f, "row"))?;
-        let input = LogInput {
-            run_id: js.str(js.get(row, "run_id")?, at(f, "row.run_id"))?,
-            session_id: js.opt_str(js.get(row, "session_id")?, at(f, "row.session_id"))?,
-            level: js.opt_str(js.get(row, "level")?, at(f, "row.level"))?,
-            text: js.opt_str(js.get(row, "text")?, at(f, "row.text"))?,
-            phase: js.opt_str(js.get(row, "phase")?, at(f, "row.phase"))?,
-            step: js.number_if_number(js.get(row, "step")?)?,
-            epoch: js.number_if_number(js.get(row, "epoch")?)?,
-            ts: js.opt_num(js.get(row, "ts")?, at(f, "row.ts"))?,
-        };
-        self.run(js, |t| t.insert_log(&input))
-    }
-
-    /// The run's log lines by time, then insertion; only `phase` when it is non-empty.
-    #[napi(
-        catch_unwind,
-        ts_args_type = "run_id: string, phase?: string | null",
-        ts_return_type = "LogRow[]"
-    )]
-    pub fn get_logs(&self, env: Env, run_id: Unknown<'_>, phase: Unknown<'_>) -> Result<Raw> {
-        let js = Js(env.raw());
-        let run_id = js.str(run_id.raw(), at("getLogs", "run_id"))?;
-        let phase = js.opt_str(phase.raw(), at("getLogs", "phase"))?;
-        js.rows(&self.run(js, |t| t.logs(&run_id, phase.as_deref()))?)
-            .map(Raw)
-    }
-
-    /// The session's log lines by time, then insertion; only `phase` when it is non-empty.
-    #[napi(
-        catch_unwind,
-        ts_args_type = "session_id: string, phase?: string | null",
-        ts_return_type = "LogRow[]"
-    )]
-    pub fn get_logs_by_session(
-        &self,
-        env: Env,
-        session_id: Unknown<'_>,
-        phase: Unknown<'_>,
-    ) -> Result<Raw> {
-        let js = Js(env.raw());
-        let session_id = js.str(session_id.raw(), at("getLogsBySession", "session_id"))?;
-        let phase = js.opt_str(phase.raw(), at("getLogsBySession", "phase"))?;
-        js.rows(&self.run(js, |t| t.logs_by_session(&session_id, phase.as_deref()))?)
-            .map(Raw)
-    }
-
-    /// The sessions seen in the logs, most recently active first:
-    /// `{ session_id, last_ts, run_count }`.
-    #[napi(catch_unwind, ts_return_type = "SessionRow[]")]
-    pub fn list_sessions(&self, env: Env) -> Result<Raw> {
-        let js = Js(env.raw());
-        js.rows(&self.run(js, |t| t.list_sessions())?).map(Raw)
-    }
-
-    /// The distinct run ids that logged under the session.
-    #[napi(catch_unwind, ts_args_type = "session_id: string")]
-    pub fn runs_for_session(&self, env: Env, session_id: Unknown<'_>) -> Result<Vec<String>> {
-        let js = Js(env.raw());
-        let session_id = js.str(session_id.raw(), at("runsForSession", "session_id"))?;
-        self.run(js, |t| t.runs_for_session(&session_id))
     }
 
     /// Appends a test-batch loss. A missing or non-finite loss is stored as NULL (the original
@@ -587,121 +395,4 @@ impl TrainingStore {
             }
         }
     }
-
-    /// Writes a bundle of the whole store into `dir`: `runs.sqlite` (a consistent single-file
-    /// copy), `checkpoints/`, `final_models/` and `bundle.json` (manifest `1.1`).
-    ///
-    /// The bundle is built in a hidden sibling folder and renamed into place, so `dir` never
-    /// holds a partial bundle; a previous bundle there is replaced only on success, and a
-    /// non-empty folder that is not a bundle is refused (`ERR_BUNDLE_DEST_NOT_EMPTY`).
-    /// Checkpoint files that are missing or unreadable are listed in `missing`, not fatal.
-    #[napi(catch_unwind, ts_args_type = "dir: string")]
-    pub fn export_bundle(&self, env: Env, dir: Unknown<'_>) -> Result<ExportBundleResult> {
-        let js = Js(env.raw());
-        let dir = js.str(dir.raw(), at("exportBundle", "dir"))?;
-        let r = self.run(js, |t| t.export_bundle(std::path::Path::new(&dir)))?;
-        Ok(ExportBundleResult {
-            dir: r.dir.to_string_lossy().into_owned(),
-            checkpoints: r.checkpoints as u32,
-            final_models: r.final_models as u32,
-            missing: r.missing.into_iter().map(BundleMissing::from).collect(),
-            bytes: r.bytes as f64,
-        })
-    }
-
-    /// Replaces the store's training data with a bundle's (`dir` is the bundle folder or its
-    /// `bundle.json`); checkpoint and final-model paths then point into the bundle folder.
-    ///
-    /// Everything is validated first — manifest types (`ERR_BUNDLE_MANIFEST`, `ERR_BUNDLE_VERSION`),
-    /// every path relative and inside the folder (`ERR_BUNDLE_PATH`), the database readable,
-    /// intact and a training database (`ERR_BUNDLE_SQLITE`) — and the replacement is one
-    /// transaction: on any error the store is unchanged and still usable. The second argument
-    /// (a `vscode.ExtensionContext` in the original) is ignored here.
-    #[napi(catch_unwind, ts_args_type = "dir: string, context?: unknown")]
-    pub fn load_bundle(
-        &self,
-        env: Env,
-        dir: Unknown<'_>,
-        _context: Unknown<'_>,
-    ) -> Result<LoadBundleResult> {
-        let js = Js(env.raw());
-        let dir = js.str(dir.raw(), at("loadBundle", "dir"))?;
-        let r = self.run(js, |t| t.load_bundle(std::path::Path::new(&dir)))?;
-        Ok(LoadBundleResult {
-            dir: r.dir.to_string_lossy().into_owned(),
-            runs: r.runs as u32,
-            checkpoints: r.checkpoints as u32,
-            final_models: r.final_models as u32,
-            missing: r.missing.into_iter().map(BundleMissing::from).collect(),
-        })
-    }
-}
-
-/// JS `Number(v)` for the values a sample index list may hold (numbers, `null`, `undefined`,
-/// booleans, numeric strings, BigInts); other types are a `TypeError`.
-fn number_coerced(js: Js, v: Val, at: At<'_>) -> Result<f64> {
-    Ok(match js.type_of(v)? {
-        sys::ValueType::napi_number => js.read_f64(v)?,
-        // `Number(bigint)` rounds to the nearest double; parsing its decimal form does the same.
-        sys::ValueType::napi_bigint => js.js_string(v, at)?.parse::<f64>().unwrap_or(f64::NAN),
-        sys::ValueType::napi_null => 0.0,
-        sys::ValueType::napi_undefined => f64::NAN,
-        sys::ValueType::napi_boolean => f64::from(u8::from(js.truthy(v)?)),
-        sys::ValueType::napi_string => stowage_core::jsnum::string_to_number(&js.js_string(v, at)?),
-        _ => return Err(js.type_error(at, "a number", v)),
-    })
-}
-
-/// A file a bundle references that is not in it.
-#[napi(object)]
-pub struct BundleMissing {
-    /// `'checkpoint'` or `'final_model'`.
-    pub kind: String,
-    /// The checkpoint id or session id.
-    pub id: String,
-    /// The path as recorded (in the store on export, in `bundle.json` on load).
-    pub path: String,
-    /// Why the file is not in the bundle.
-    pub reason: String,
-}
-
-impl From<stowage_core::training::bundle::Missing> for BundleMissing {
-    fn from(m: stowage_core::training::bundle::Missing) -> Self {
-        BundleMissing {
-            kind: m.kind.to_string(),
-            id: m.id,
-            path: m.path,
-            reason: m.reason,
-        }
-    }
-}
-
-/// What `exportBundle` wrote.
-#[napi(object)]
-pub struct ExportBundleResult {
-    /// The bundle folder, absolute.
-    pub dir: String,
-    /// Checkpoint files copied into `checkpoints/`.
-    pub checkpoints: u32,
-    /// Final-model files copied into `final_models/`.
-    pub final_models: u32,
-    /// Referenced files that are not in the bundle, and why.
-    pub missing: Vec<BundleMissing>,
-    /// Bytes written.
-    pub bytes: f64,
-}
-
-/// What `loadBundle` loaded.
-#[napi(object)]
-pub struct LoadBundleResult {
-    /// The bundle folder, canonical.
-    pub dir: String,
-    /// Runs in the store after loading.
-    pub runs: u32,
-    /// Checkpoint paths pointed into the bundle.
-    pub checkpoints: u32,
-    /// Final-model paths pointed into the bundle.
-    pub final_models: u32,
-    /// Manifest entries whose file is absent from the bundle (their paths are still rewritten).
-    pub missing: Vec<BundleMissing>,
 }
