@@ -41,6 +41,8 @@ export declare const latestCheckpointForRun: TrainingStore['latestCheckpointForR
  * `insertMetric.batch(rows)` is {@link TrainingStore.insertMetricBatch} (an empty or missing
  * `rows` does nothing, even before init). */
 export declare const insertMetric: TrainingStore['insertMetric'] & {
+  /** Appends all `rows` (each with its `run_id`) in one transaction sharing one `ts`: all or
+   * nothing. An empty or missing array does nothing, even before init. */
   batch(rows: MetricBatchRow[] | null | undefined): void
 }
 /** {@link TrainingStore.upsertSummary} on the default store; throws `ERR_NOT_READY` before init. */
@@ -92,17 +94,28 @@ export interface OpenStoreOptions {
 
 /** One metric row of `insertMetric`. Missing optional fields are stored as NULL. */
 export interface MetricInsertRow {
+  /** Optimizer step (stored as given; rows are read back ordered by it). */
   step: number
+  /** Training loss; `null`/NaN are stored as NULL. */
   loss: number | null
+  /** Validation loss, usually only every few steps. */
   val_loss: number | null
   epoch?: number | null
+  /** Accuracy, 0–1. */
   accuracy?: number | null
+  /** Learning rate. */
   lr?: number | null
+  /** Global gradient norm. */
   grad_norm?: number | null
+  /** Global weight norm. */
   weight_norm?: number | null
+  /** Fraction of activations that are exactly zero. */
   activation_zero_frac?: number | null
+  /** Samples per second. */
   throughput?: number | null
+  /** GPU memory in use (MiB). */
   mem_vram?: number | null
+  /** GPU utilisation, percent. */
   gpu_util?: number | null
   /** Ignored: the stored `ts` is always the time of the call (as in the original). */
   ts?: number | null
@@ -110,15 +123,19 @@ export interface MetricInsertRow {
 
 /** One row of `insertMetric.batch`: a metric row with its run. */
 export interface MetricBatchRow extends MetricInsertRow {
+  /** The run this row belongs to. */
   run_id: string
 }
 
 /** One log line of `insertLog`. */
 export interface LogInsert {
+  /** The run that logged the line. */
   run_id: string
+  /** The trainer session; `listSessions()` is derived from these. */
   session_id?: string | null
   /** Defaults to `'info'`. */
   level?: string | null
+  /** The line itself. */
   text: string
   /** Defaults to `'info'`. */
   phase?: 'train' | 'test' | 'info' | null
@@ -132,9 +149,13 @@ export interface LogInsert {
 
 /** The model a session settled on, for `upsertFinalModel`. */
 export interface FinalModelRow {
+  /** One final model per session: a second upsert replaces the first. */
   session_id: string
+  /** The run the model comes from. */
   run_id: string
+  /** Path of the model file (copied into `final_models/` by `exportBundle`). */
   ckpt_path: string
+  /** Step the model was taken at. */
   step: number
   /** `null`, a missing value and non-finite values are stored as NULL. */
   avg_test_loss?: number | null
@@ -146,8 +167,11 @@ export interface ReportLossDistPayload {
   losses: number[] | Float64Array | Float32Array
   /** Dataset index of each loss; stored as integers (`Math.trunc(Number(v))`). */
   sample_indices: Array<number | string | null> | Int32Array | Uint32Array | Float64Array
+  /** Free text shown with the report. */
   note?: string | null
+  /** Step the report was computed at. */
   at_step?: number | null
+  /** Epoch the report was computed at. */
   at_epoch?: number | null
   /** Defaults to `losses.length`. */
   samples?: number | null
