@@ -27,10 +27,16 @@ export declare function closeStorage(opts?: { retainFile?: boolean }): void
 /** Runs a passive WAL checkpoint on the default store; never throws. */
 export declare function checkpointNow(): void
 /** {@link TrainingStore.exportBundle} on the default store; throws `ERR_NOT_READY` before init. */
-export declare function exportBundle(dir: string): ExportBundleResult
+export declare function exportBundle(dir: string, options?: { archive?: boolean }): ExportBundleResult
+/** {@link TrainingStore.exportBundleAsync} on the default store; rejects with `ERR_NOT_READY`
+ * before init. */
+export declare function exportBundleAsync(dir: string, options?: ExportBundleAsyncOptions): Promise<ExportBundleResult>
 /** {@link TrainingStore.loadBundle} on the default store, opening it from `context` first when it
  * is not open yet (as the original did). */
 export declare function loadBundle(dir: string, context?: StorageContext): LoadBundleResult
+/** {@link TrainingStore.loadBundleAsync} on the default store, opening it from `context` first when
+ * it is not open yet. */
+export declare function loadBundleAsync(dir: string, context?: StorageContext, options?: LoadBundleAsyncOptions): Promise<LoadBundleResult>
 /** {@link TrainingStore.insertRun} on the default store; throws `ERR_NOT_READY` before init. */
 export declare const insertRun: TrainingStore['insertRun']
 /** {@link TrainingStore.insertCheckpoint} on the default store; throws `ERR_NOT_READY` before init. */
@@ -85,6 +91,35 @@ export declare const upsertFinalModel: TrainingStore['upsertFinalModel']
 export declare const getFinalModel: TrainingStore['getFinalModel']
 
 // ---- arguments ------------------------------------------------------------------------------
+
+/** A progress event of `exportBundleAsync` / `loadBundleAsync`, delivered on the JS thread at each
+ * phase and at least every 64 MiB copied. Byte counts cover everything the operation copies;
+ * `bytesTotal` can grow once, when the list of files is known. */
+export interface BundleProgress {
+  /** Export: `snapshot`, `checkpoints`, `final_models`, `archive`, `done`. Load: `extract` (a
+   * `.tar`), `copy`, `validate`, `migrate`, `replace`, `done`. */
+  phase: 'snapshot' | 'checkpoints' | 'final_models' | 'archive' | 'extract' | 'copy' | 'validate' | 'migrate' | 'replace' | 'done'
+  bytesDone: number
+  bytesTotal: number
+  /** The file being copied, on events reported during a copy. */
+  file?: string
+}
+
+/** Options of `exportBundleAsync`. */
+export interface ExportBundleAsyncOptions {
+  /** Also write the single file `<dir>.tar`. */
+  archive?: boolean
+  /** Called with progress events; if it throws, the export stops and the promise rejects with
+   * what it threw. */
+  onProgress?: (progress: BundleProgress) => void
+}
+
+/** Options of `loadBundleAsync`. */
+export interface LoadBundleAsyncOptions {
+  /** Called with progress events; if it throws, the load stops (the store is left unchanged) and
+   * the promise rejects with what it threw. */
+  onProgress?: (progress: BundleProgress) => void
+}
 
 /** Options of {@link openStore}. */
 export interface OpenStoreOptions {
@@ -328,17 +363,28 @@ export declare class Store {
 export declare class TrainingStore {
   /**
    * Writes a bundle of the whole store into `dir`: `runs.sqlite` (a consistent single-file
-   * copy), `checkpoints/`, `final_models/` and `bundle.json` (manifest `1.1`).
+   * copy), `checkpoints/`, `final_models/` and `bundle.json` (manifest `1.1`); with
+   * `{ archive: true }` also the single file `<dir>.tar`.
    *
-   * The bundle is built in a hidden sibling folder and renamed into place, so `dir` never
+   * The bundle is built in a hidden sibling folder and moved into place, so `dir` never
    * holds a partial bundle; a previous bundle there is replaced only on success, and a
    * non-empty folder that is not a bundle is refused (`ERR_BUNDLE_DEST_NOT_EMPTY`).
    * Checkpoint files that are missing or unreadable are listed in `missing`, not fatal.
    */
-  exportBundle(dir: string): ExportBundleResult
+  exportBundle(dir: string, options?: { archive?: boolean }): ExportBundleResult
   /**
-   * Replaces the store's training data with a bundle's (`dir` is the bundle folder or its
-   * `bundle.json`); checkpoint and final-model paths then point into the bundle folder.
+   * `exportBundle` off the JS thread: the copy runs on a thread of its own while the store
+   * stays usable (writes made meanwhile land in the store, not in the bundle, which is a
+   * snapshot of the moment the copy began). `onProgress({ phase, bytesDone, bytesTotal,
+   * file })` is called on the JS thread at every phase and at least every 64 MiB copied,
+   * always before the promise settles; if it throws, the export stops, leaves nothing behind
+   * and the promise rejects with what it threw.
+   */
+  exportBundleAsync(dir: string, options?: { archive?: boolean; onProgress?: (progress: BundleProgress) => void }): Promise<ExportBundleResult>
+  /**
+   * Replaces the store's training data with a bundle's. `dir` is the bundle folder, its
+   * `bundle.json`, or a `.tar` of the folder (extracted beside it into a new folder, every
+   * entry checked first); checkpoint and final-model paths then point into the bundle folder.
    *
    * Everything is validated first — manifest types (`ERR_BUNDLE_MANIFEST`, `ERR_BUNDLE_VERSION`),
    * every path relative and inside the folder (`ERR_BUNDLE_PATH`), the database readable,
@@ -347,6 +393,13 @@ export declare class TrainingStore {
    * (a `vscode.ExtensionContext` in the original) is ignored here.
    */
   loadBundle(dir: string, context?: unknown): LoadBundleResult
+  /**
+   * `loadBundle` off the JS thread, with `onProgress` as for `exportBundleAsync`. The copy,
+   * checks and migration run on a private copy; the final replacement is one transaction on
+   * a connection of the job's own, so reads keep working throughout and writes made during
+   * that last step wait for it.
+   */
+  loadBundleAsync(dir: string, context?: unknown, options?: { onProgress?: (progress: BundleProgress) => void }): Promise<LoadBundleResult>
   /**
    * Appends a log line. `level` and `phase` default to `'info'`, `ts` to now; `step` and
    * `epoch` are kept only when they are finite numbers.
@@ -465,6 +518,8 @@ export interface CheckpointResult {
 export interface ExportBundleResult {
   /** The bundle folder, absolute. */
   dir: string
+  /** The single-file form `<dir>.tar`, when `archive` was requested. */
+  archive?: string
   /** Checkpoint files copied into `checkpoints/`. */
   checkpoints: number
   /** Final-model files copied into `final_models/`. */

@@ -125,13 +125,30 @@ function closeStorage(opts) {
   }
 }
 
-function exportBundle(dir) {
-  return writable('exportBundle').exportBundle(dir)
+function exportBundle(dir, options) {
+  return writable('exportBundle').exportBundle(dir, options)
+}
+
+function exportBundleAsync(dir, options) {
+  try {
+    return writable('exportBundleAsync').exportBundleAsync(dir, options)
+  } catch (err) {
+    return Promise.reject(err)
+  }
 }
 
 function loadBundle(dir, context) {
   if (store === null) openDefault(context, 'loadBundle')
   return training.loadBundle(dir)
+}
+
+function loadBundleAsync(dir, context, options) {
+  try {
+    if (store === null) openDefault(context, 'loadBundleAsync')
+  } catch (err) {
+    return Promise.reject(err)
+  }
+  return training.loadBundleAsync(dir, context, options)
 }
 
 function insertRun(run_id, project, name, parents) {
@@ -239,7 +256,9 @@ module.exports = {
   closeStorage,
   checkpointNow,
   exportBundle,
+  exportBundleAsync,
   loadBundle,
+  loadBundleAsync,
   insertRun,
   insertCheckpoint,
   latestCheckpointForRun,

@@ -27,10 +27,16 @@ export declare function closeStorage(opts?: { retainFile?: boolean }): void
 /** Runs a passive WAL checkpoint on the default store; never throws. */
 export declare function checkpointNow(): void
 /** {@link TrainingStore.exportBundle} on the default store; throws `ERR_NOT_READY` before init. */
-export declare function exportBundle(dir: string): ExportBundleResult
+export declare function exportBundle(dir: string, options?: { archive?: boolean }): ExportBundleResult
+/** {@link TrainingStore.exportBundleAsync} on the default store; rejects with `ERR_NOT_READY`
+ * before init. */
+export declare function exportBundleAsync(dir: string, options?: ExportBundleAsyncOptions): Promise<ExportBundleResult>
 /** {@link TrainingStore.loadBundle} on the default store, opening it from `context` first when it
  * is not open yet (as the original did). */
 export declare function loadBundle(dir: string, context?: StorageContext): LoadBundleResult
+/** {@link TrainingStore.loadBundleAsync} on the default store, opening it from `context` first when
+ * it is not open yet. */
+export declare function loadBundleAsync(dir: string, context?: StorageContext, options?: LoadBundleAsyncOptions): Promise<LoadBundleResult>
 /** {@link TrainingStore.insertRun} on the default store; throws `ERR_NOT_READY` before init. */
 export declare const insertRun: TrainingStore['insertRun']
 /** {@link TrainingStore.insertCheckpoint} on the default store; throws `ERR_NOT_READY` before init. */
@@ -85,6 +91,35 @@ export declare const upsertFinalModel: TrainingStore['upsertFinalModel']
 export declare const getFinalModel: TrainingStore['getFinalModel']
 
 // ---- arguments ------------------------------------------------------------------------------
+
+/** A progress event of `exportBundleAsync` / `loadBundleAsync`, delivered on the JS thread at each
+ * phase and at least every 64 MiB copied. Byte counts cover everything the operation copies;
+ * `bytesTotal` can grow once, when the list of files is known. */
+export interface BundleProgress {
+  /** Export: `snapshot`, `checkpoints`, `final_models`, `archive`, `done`. Load: `extract` (a
+   * `.tar`), `copy`, `validate`, `migrate`, `replace`, `done`. */
+  phase: 'snapshot' | 'checkpoints' | 'final_models' | 'archive' | 'extract' | 'copy' | 'validate' | 'migrate' | 'replace' | 'done'
+  bytesDone: number
+  bytesTotal: number
+  /** The file being copied, on events reported during a copy. */
+  file?: string
+}
+
+/** Options of `exportBundleAsync`. */
+export interface ExportBundleAsyncOptions {
+  /** Also write the single file `<dir>.tar`. */
+  archive?: boolean
+  /** Called with progress events; if it throws, the export stops and the promise rejects with
+   * what it threw. */
+  onProgress?: (progress: BundleProgress) => void
+}
+
+/** Options of `loadBundleAsync`. */
+export interface LoadBundleAsyncOptions {
+  /** Called with progress events; if it throws, the load stops (the store is left unchanged) and
+   * the promise rejects with what it threw. */
+  onProgress?: (progress: BundleProgress) => void
+}
 
 /** Options of {@link openStore}. */
 export interface OpenStoreOptions {

@@ -61,25 +61,50 @@ impl Js {
         ))
     }
 
+    /// A new error object with `code`, not thrown.
+    pub fn error_value(self, kind: Kind, code: &str, message: &str) -> Result<Val> {
+        let (code_v, msg_v) = (self.string(code)?, self.string(message)?);
+        let mut err = ptr::null_mut();
+        let create = match kind {
+            Kind::Error => sys::napi_create_error,
+            Kind::TypeError => sys::napi_create_type_error,
+            Kind::RangeError => sys::napi_create_range_error,
+        };
+        self.check(unsafe { create(self.0, code_v, msg_v, &mut err) })?;
+        Ok(err)
+    }
+
     /// Throws a new error with `code` and returns the marker napi-rs expects after a throw.
     /// When an exception is already pending, that one is kept.
     pub fn throw(self, kind: Kind, code: &str, message: &str) -> Error {
-        let mut pending = false;
-        unsafe { sys::napi_is_exception_pending(self.0, &mut pending) };
-        if !pending {
-            if let (Ok(code_v), Ok(msg_v)) = (self.string(code), self.string(message)) {
-                let mut err = ptr::null_mut();
-                let create = match kind {
-                    Kind::Error => sys::napi_create_error,
-                    Kind::TypeError => sys::napi_create_type_error,
-                    Kind::RangeError => sys::napi_create_range_error,
-                };
-                if unsafe { create(self.0, code_v, msg_v, &mut err) } == sys::Status::napi_ok {
-                    unsafe { sys::napi_throw(self.0, err) };
-                }
+        if self
+            .take_exception()
+            .map(|e| unsafe { sys::napi_throw(self.0, e) })
+            .is_none()
+        {
+            if let Ok(err) = self.error_value(kind, code, message) {
+                unsafe { sys::napi_throw(self.0, err) };
             }
         }
         Error::new(Status::PendingException, message.to_string())
+    }
+
+    /// The pending exception, cleared, if there is one.
+    pub fn take_exception(self) -> Option<Val> {
+        let mut pending = false;
+        unsafe { sys::napi_is_exception_pending(self.0, &mut pending) };
+        if !pending {
+            return None;
+        }
+        let mut exc = ptr::null_mut();
+        (unsafe { sys::napi_get_and_clear_last_exception(self.0, &mut exc) }
+            == sys::Status::napi_ok)
+            .then_some(exc)
+    }
+
+    /// A stowage-core error as a JS `Error` value with its code, not thrown.
+    pub fn core_value(self, err: &stowage_core::Error) -> Result<Val> {
+        self.error_value(Kind::Error, err.code(), &err.to_string())
     }
 
     /// Throws a stowage-core error as a JS `Error` with its code.

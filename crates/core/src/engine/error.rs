@@ -57,6 +57,9 @@ pub enum Error {
     /// The store was closed; no further calls are possible on it.
     #[error("the store at {} is closed", .0.display())]
     Closed(PathBuf),
+    /// A long operation was stopped by its caller (for example a progress callback that threw).
+    #[error("the operation was cancelled")]
+    Cancelled,
     /// A store was used that the file was not opened with.
     #[error("the '{0}' store was not opened on this file (see the `stores` option)")]
     StoreNotOpen(&'static str),
@@ -78,6 +81,7 @@ impl Error {
             Error::InvalidArg(_) => "ERR_INVALID_ARG",
             Error::Closed(_) => "ERR_CLOSED",
             Error::StoreNotOpen(_) => "ERR_STORE_NOT_OPEN",
+            Error::Cancelled => "ERR_CANCELLED",
         }
     }
 

@@ -1,6 +1,7 @@
 //! The engine: opening a file with stowage's pragmas, migrating the stores it hosts, and the
 //! maintenance operations every store shares (integrity check, checkpoint, backup).
 
+pub mod backup;
 pub mod error;
 pub mod migrate;
 pub mod rows;
@@ -218,7 +219,7 @@ impl Database {
     /// Writes a consistent, compacted single-file copy of the database to `target` (which must
     /// not exist), in `DELETE` journal mode so it has no sidecar files.
     pub fn backup_to(&self, target: &Path) -> Result<()> {
-        snapshot_to(&self.conn, target)
+        backup::snapshot(&self.path, target, &mut |_, _| Ok(())).map(drop)
     }
 
     /// Closes the connection. SQLite checkpoints the WAL and removes its sidecar files when the
@@ -315,25 +316,6 @@ pub(crate) fn integrity(conn: &Connection, quick: bool) -> Result<Vec<String>> {
     let mut stmt = conn.prepare(sql)?;
     let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
     Ok(rows.collect::<Result<Vec<_>, _>>()?)
-}
-
-/// See [`Database::backup_to`].
-pub(crate) fn snapshot_to(conn: &Connection, target: &Path) -> Result<()> {
-    if target.exists() {
-        return Err(Error::io(
-            "backup to",
-            target,
-            std::io::Error::from(std::io::ErrorKind::AlreadyExists),
-        ));
-    }
-    let target_str = target.to_str().ok_or_else(|| {
-        Error::InvalidArg(format!("{} is not a valid UTF-8 path", target.display()))
-    })?;
-    conn.execute("VACUUM INTO ?1", [target_str])?;
-    let copy = Connection::open(target)?;
-    let mode: String = copy.query_row("PRAGMA journal_mode = DELETE", [], |r| r.get(0))?;
-    debug_assert_eq!(mode, "delete");
-    copy.close().map_err(|(_, e)| Error::from(e))
 }
 
 /// A WAL checkpoint mode.

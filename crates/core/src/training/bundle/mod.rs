@@ -8,20 +8,23 @@
 //! <dir>/final_models/<slug>-final.pt
 //! <dir>/bundle.json
 //! ```
-//! Export builds the folder under a temporary name beside `<dir>` and renames it into place, so
-//! `<dir>` never holds a partial bundle. Load validates everything (manifest, paths, database)
-//! on a private copy before it replaces the store's training tables in one transaction.
+//! Export builds the folder under a temporary name beside `<dir>` and moves it into place, so
+//! `<dir>` never holds a partial bundle; `<dir>.tar` is the optional single-file form. Load
+//! validates everything (manifest, paths, database; every archive entry) on a private copy
+//! before it replaces the store's training tables in one transaction. Both report progress.
 
+mod archive;
 mod export;
+mod files;
 mod load;
 pub mod manifest;
 pub mod names;
 pub mod paths;
+pub mod progress;
 
-use std::path::{Path, PathBuf};
-
-pub use export::ExportReport;
-pub use load::LoadReport;
+pub use export::{export, ExportOptions, ExportReport};
+pub use load::{load_into_file, LoadReport};
+pub use progress::{Phase, Progress, Sink};
 
 /// A file the bundle references that could not be copied or found.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,30 +39,22 @@ pub struct Missing {
     pub reason: String,
 }
 
-/// A sibling of `target` that is hidden and unique to this process and moment.
-fn sibling(target: &Path, tag: &str) -> PathBuf {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static SEQ: AtomicU64 = AtomicU64::new(0);
-    let name = target
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "bundle".into());
-    let unique = format!(
-        ".{name}.stowage-{tag}-{}-{}-{}",
-        std::process::id(),
-        crate::engine::now_ms(),
-        SEQ.fetch_add(1, Ordering::Relaxed)
-    );
-    target.with_file_name(unique)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::{Database, OpenOptions, Result};
+    use crate::engine::{Database, Error, OpenOptions, Result};
     use crate::training::{FinalModelInput, MetricInput};
     use rusqlite::types::Value;
     use std::fs;
+    use std::path::{Path, PathBuf};
+
+    fn quiet(_: &Progress) -> Result<()> {
+        Ok(())
+    }
+
+    fn export_bundle_quiet(t: &crate::training::Training<'_>, dir: &Path) -> Result<ExportReport> {
+        t.export_bundle(dir, ExportOptions::default(), &mut quiet)
+    }
 
     fn open(dir: &Path) -> Database {
         fs::create_dir_all(dir).unwrap();
@@ -138,7 +133,9 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let src = populated(tmp.path());
         let bundle = tmp.path().join("out/bundle");
-        let report = src.training()?.export_bundle(&bundle)?;
+        let report =
+            src.training()?
+                .export_bundle(&bundle, ExportOptions::default(), &mut quiet)?;
         assert_eq!((report.checkpoints, report.final_models), (1, 1));
         assert_eq!(report.missing.len(), 1);
         assert_eq!(report.missing[0].id, "base:2:ring");
@@ -158,7 +155,9 @@ mod tests {
         let dst = open(&tmp.path().join("other"));
         dst.training()?
             .insert_run("to-be-replaced", None, None, &[])?;
-        let loaded = dst.training()?.load_bundle(&bundle.join("bundle.json"))?;
+        let loaded = dst
+            .training()?
+            .load_bundle(&bundle.join("bundle.json"), &mut quiet)?;
         assert_eq!(loaded.runs, 2);
         assert_eq!(dump(&dst), dump(&src));
         let latest = dst.training()?.latest_checkpoint_for_run("base")?.unwrap();
@@ -188,7 +187,7 @@ mod tests {
         fs::create_dir(&foreign).unwrap();
         fs::write(foreign.join("thesis.tex"), "keep me").unwrap();
         assert_eq!(
-            t.export_bundle(&foreign).unwrap_err().code(),
+            export_bundle_quiet(&t, &foreign).unwrap_err().code(),
             "ERR_BUNDLE_DEST_NOT_EMPTY"
         );
         assert_eq!(
@@ -197,9 +196,9 @@ mod tests {
         );
 
         let bundle = tmp.path().join("b");
-        t.export_bundle(&bundle)?;
+        t.export_bundle(&bundle, ExportOptions::default(), &mut quiet)?;
         fs::write(bundle.join("stale.txt"), "old").unwrap();
-        t.export_bundle(&bundle)?;
+        t.export_bundle(&bundle, ExportOptions::default(), &mut quiet)?;
         assert!(!bundle.join("stale.txt").exists());
         let leftovers: Vec<_> = fs::read_dir(tmp.path())
             .unwrap()
@@ -215,7 +214,8 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let db = populated(tmp.path());
         let bundle = tmp.path().join("b");
-        db.training()?.export_bundle(&bundle)?;
+        db.training()?
+            .export_bundle(&bundle, ExportOptions::default(), &mut quiet)?;
         let live = open(&tmp.path().join("victim"));
         live.training()?.insert_run("mine", None, None, &[])?;
         let before = dump(&live);
@@ -223,7 +223,7 @@ mod tests {
             fs::write(bundle.join("bundle.json"), manifest).unwrap();
             live.training()
                 .unwrap()
-                .load_bundle(&bundle)
+                .load_bundle(&bundle, &mut quiet)
                 .unwrap_err()
                 .code()
         };
@@ -251,7 +251,7 @@ mod tests {
         assert_eq!(attempt(r#"{"schema_version":"1.1"}"#), "ERR_BUNDLE_SQLITE");
         assert_eq!(
             live.training()?
-                .load_bundle(&tmp.path().join("nope"))
+                .load_bundle(&tmp.path().join("nope"), &mut quiet)
                 .unwrap_err()
                 .code(),
             "ERR_BUNDLE_NOT_FOUND"
@@ -259,6 +259,189 @@ mod tests {
         assert_eq!(dump(&live), before);
         live.training()?
             .insert_run("still-writable", None, None, &[])?;
+        Ok(())
+    }
+
+    #[test]
+    fn progress_reports_every_phase_in_order_with_growing_counts() -> Result<()> {
+        let tmp = tempfile::tempdir().unwrap();
+        let src = populated(tmp.path());
+        let mut events: Vec<Progress> = Vec::new();
+        let mut sink = |p: &Progress| {
+            events.push(p.clone());
+            Ok(())
+        };
+        let bundle = tmp.path().join("b");
+        let report =
+            src.training()?
+                .export_bundle(&bundle, ExportOptions { archive: true }, &mut sink)?;
+        let phases: Vec<_> = events.iter().map(|e| e.phase.name()).collect();
+        let mut distinct = phases.clone();
+        distinct.dedup();
+        assert_eq!(
+            distinct,
+            ["snapshot", "checkpoints", "final_models", "archive", "done"]
+        );
+        assert!(events
+            .windows(2)
+            .all(|w| w[0].bytes_done <= w[1].bytes_done));
+        let last = events.last().unwrap();
+        assert_eq!(last.bytes_done, last.bytes_total);
+        assert!(report.archive.as_ref().is_some_and(|a| a.is_file()));
+
+        let mut events: Vec<Progress> = Vec::new();
+        let mut sink = |p: &Progress| {
+            events.push(p.clone());
+            Ok(())
+        };
+        let dst = open(&tmp.path().join("dst"));
+        dst.training()?.load_bundle(&bundle, &mut sink)?;
+        let mut phases: Vec<_> = events.iter().map(|e| e.phase.name()).collect();
+        phases.dedup();
+        assert_eq!(phases, ["copy", "validate", "migrate", "replace", "done"]);
+        Ok(())
+    }
+
+    #[test]
+    fn a_cancelled_export_leaves_no_bundle_and_no_work_files() -> Result<()> {
+        let tmp = tempfile::tempdir().unwrap();
+        let src = populated(tmp.path());
+        let bundle = tmp.path().join("out").join("b");
+        let mut calls = 0;
+        let mut sink = |p: &Progress| {
+            calls += 1;
+            if p.phase == Phase::Checkpoints {
+                return Err(Error::InvalidArg("stop".into()));
+            }
+            Ok(())
+        };
+        let err = src
+            .training()?
+            .export_bundle(&bundle, ExportOptions { archive: true }, &mut sink)
+            .unwrap_err();
+        assert_eq!(err.code(), "ERR_INVALID_ARG");
+        assert!(calls >= 2);
+        assert_eq!(fs::read_dir(tmp.path().join("out")).unwrap().count(), 0);
+        Ok(())
+    }
+
+    #[test]
+    fn the_tar_form_loads_like_the_folder() -> Result<()> {
+        let tmp = tempfile::tempdir().unwrap();
+        let src = populated(tmp.path());
+        let bundle = tmp.path().join("ship").join("onthefly_bundle");
+        let report =
+            src.training()?
+                .export_bundle(&bundle, ExportOptions { archive: true }, &mut quiet)?;
+        let tar = report.archive.unwrap();
+        assert_eq!(tar, tmp.path().join("ship").join("onthefly_bundle.tar"));
+        let elsewhere = tmp.path().join("inbox");
+        fs::create_dir(&elsewhere).unwrap();
+        fs::copy(&tar, elsewhere.join("shared.tar")).unwrap();
+        let dst = open(&tmp.path().join("dst"));
+        let loaded = dst
+            .training()?
+            .load_bundle(&elsewhere.join("shared.tar"), &mut quiet)?;
+        assert_eq!(
+            loaded.dir,
+            elsewhere
+                .join("shared")
+                .join("onthefly_bundle")
+                .canonicalize()
+                .unwrap()
+        );
+        assert_eq!(dump(&dst), dump(&src));
+        assert!(loaded.missing.is_empty());
+        Ok(())
+    }
+
+    /// A hostile archive entry: label, raw name, type, link target.
+    type RawEntry<'a> = (&'a str, &'a [u8], tar::EntryType, Option<&'a [u8]>);
+
+    /// A tar with one entry whose name and type are written raw (as a hostile tool would).
+    fn hostile_tar(path: &Path, name: &[u8], kind: tar::EntryType, link: Option<&[u8]>) {
+        let mut b = tar::Builder::new(fs::File::create(path).unwrap());
+        let mut ok = tar::Header::new_gnu();
+        ok.set_path("b/bundle.json").unwrap();
+        ok.set_size(2);
+        ok.set_cksum();
+        b.append(&ok, &b"{}"[..]).unwrap();
+        let mut h = tar::Header::new_old();
+        h.as_old_mut().name[..name.len()].copy_from_slice(name);
+        if let Some(link) = link {
+            h.as_old_mut().linkname[..link.len()].copy_from_slice(link);
+        }
+        h.set_entry_type(kind);
+        h.set_size(if kind == tar::EntryType::Regular {
+            1
+        } else {
+            0
+        });
+        h.set_mode(0o644);
+        h.set_cksum();
+        let data: &[u8] = if kind == tar::EntryType::Regular {
+            b"x"
+        } else {
+            b""
+        };
+        b.append(&h, data).unwrap();
+        b.finish().unwrap();
+    }
+
+    #[test]
+    fn hostile_archives_are_refused_before_anything_lands_outside() -> Result<()> {
+        let tmp = tempfile::tempdir().unwrap();
+        let live = open(&tmp.path().join("live"));
+        live.training()?.insert_run("mine", None, None, &[])?;
+        let before = dump(&live);
+        let inbox = tmp.path().join("inbox");
+        fs::create_dir(&inbox).unwrap();
+        let cases: [RawEntry<'_>; 5] = [
+            (
+                "dotdot",
+                b"b/../../escaped.txt",
+                tar::EntryType::Regular,
+                None,
+            ),
+            (
+                "absolute",
+                b"/tmp/stowage-absolute-escape.txt",
+                tar::EntryType::Regular,
+                None,
+            ),
+            (
+                "symlink",
+                b"b/checkpoints/x.pt",
+                tar::EntryType::Symlink,
+                Some(b"/etc/passwd"),
+            ),
+            (
+                "hardlink",
+                b"b/checkpoints/y.pt",
+                tar::EntryType::Link,
+                Some(b"/etc/passwd"),
+            ),
+            ("fifo", b"b/pipe", tar::EntryType::Fifo, None),
+        ];
+        for (label, name, kind, link) in cases {
+            let tar = inbox.join(format!("{label}.tar"));
+            hostile_tar(&tar, name, kind, link);
+            let err = live.training()?.load_bundle(&tar, &mut quiet).unwrap_err();
+            assert_eq!(err.code(), "ERR_BUNDLE_PATH", "{label}: {err}");
+            assert!(
+                !inbox.join(label).exists(),
+                "{label}: extraction left behind"
+            );
+        }
+        assert!(!tmp.path().join("escaped.txt").exists());
+        assert!(!Path::new("/tmp/stowage-absolute-escape.txt").exists());
+        let entries: Vec<_> = fs::read_dir(&inbox)
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name())
+            .collect();
+        assert_eq!(entries.len(), 5, "{entries:?}");
+        assert_eq!(dump(&live), before);
         Ok(())
     }
 }

@@ -1,0 +1,250 @@
+//! Background jobs: long operations on a thread of their own, with progress and the result
+//! delivered on the JS thread.
+//!
+//! A job is a thread-safe function (Node-API) whose queue carries progress events and, last, the
+//! result; the queue is first in, first out, so every progress event reaches the callback before
+//! the promise settles. A callback that throws cancels the job (it stops at its next progress
+//! point) and the promise rejects with what the callback threw. Errors of the job reject with
+//! the core error's code. Nothing here can throw into the event loop.
+
+use std::ffi::c_void;
+use std::ptr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use napi::sys;
+use napi::Result;
+use stowage_core::training::bundle::Progress;
+
+use crate::js::{Js, Raw, Val};
+
+/// What the job thread sends to the JS thread.
+enum Msg<T> {
+    Progress(Progress),
+    Done(stowage_core::Result<T>),
+}
+
+/// State owned by the JS thread for the life of the job.
+struct Context<T, F> {
+    deferred: sys::napi_deferred,
+    finish: Option<F>,
+    thrown: Option<sys::napi_ref>,
+    cancel: Arc<AtomicBool>,
+    _output: std::marker::PhantomData<T>,
+}
+
+/// A thread-safe function handle that may cross to the job thread.
+struct Tsfn(sys::napi_threadsafe_function);
+// SAFETY: Node-API allows calling and releasing a thread-safe function from any thread.
+unsafe impl Send for Tsfn {}
+
+impl Tsfn {
+    fn post<T>(&self, msg: Msg<T>, mode: sys::napi_threadsafe_function_call_mode) {
+        let data = Box::into_raw(Box::new(msg));
+        let status = unsafe { sys::napi_call_threadsafe_function(self.0, data.cast(), mode) };
+        if status != sys::Status::napi_ok {
+            // The environment is gone (worker terminated, process exiting): nobody to tell.
+            drop(unsafe { Box::from_raw(data) });
+        }
+    }
+}
+
+/// Runs `work` on a new thread and returns a promise. `work` gets a progress sink; when
+/// `on_progress` is a function it is called with `{ phase, bytesDone, bytesTotal, file }` for each
+/// event. `finish` turns the result into a JS value on the JS thread.
+pub fn spawn<T, W, F>(js: Js, on_progress: Option<Val>, work: W, finish: F) -> Result<Raw>
+where
+    T: Send + 'static,
+    W: FnOnce(&mut dyn FnMut(&Progress) -> stowage_core::Result<()>) -> stowage_core::Result<T>
+        + Send
+        + 'static,
+    F: FnOnce(Js, T) -> Result<Val> + 'static,
+{
+    let env = js.0;
+    let (mut deferred, mut promise) = (ptr::null_mut(), ptr::null_mut());
+    check(js, unsafe {
+        sys::napi_create_promise(env, &mut deferred, &mut promise)
+    })?;
+    let cancel = Arc::new(AtomicBool::new(false));
+    let ctx = Box::into_raw(Box::new(Context::<T, F> {
+        deferred,
+        finish: Some(finish),
+        thrown: None,
+        cancel: cancel.clone(),
+        _output: std::marker::PhantomData,
+    }));
+    let name = js.string("stowage.job")?;
+    let mut tsfn = ptr::null_mut();
+    let status = unsafe {
+        sys::napi_create_threadsafe_function(
+            env,
+            on_progress.unwrap_or(ptr::null_mut()),
+            ptr::null_mut(),
+            name,
+            0,
+            1,
+            ctx.cast(),
+            Some(finalize::<T, F>),
+            ctx.cast(),
+            Some(call_js::<T, F>),
+            &mut tsfn,
+        )
+    };
+    if status != sys::Status::napi_ok {
+        drop(unsafe { Box::from_raw(ctx) });
+        return check(js, status).map(|()| Raw(promise));
+    }
+    let tsfn = Tsfn(tsfn);
+    let report = on_progress.is_some();
+    let spawned = std::thread::Builder::new()
+        .name("stowage-job".into())
+        .spawn(move || {
+            let mut sink = |p: &Progress| {
+                if cancel.load(Ordering::Acquire) {
+                    return Err(stowage_core::Error::Cancelled);
+                }
+                if report {
+                    tsfn.post::<T>(
+                        Msg::Progress(p.clone()),
+                        sys::ThreadsafeFunctionCallMode::nonblocking,
+                    );
+                }
+                Ok(())
+            };
+            let result = work(&mut sink);
+            tsfn.post(Msg::Done(result), sys::ThreadsafeFunctionCallMode::blocking);
+            unsafe {
+                sys::napi_release_threadsafe_function(
+                    tsfn.0,
+                    sys::ThreadsafeFunctionReleaseMode::release,
+                )
+            };
+        });
+    if let Err(e) = spawned {
+        // The closure (and the thread-safe function with it) was never started: settle here.
+        let err = js.core_value(&stowage_core::Error::InvalidArg(format!(
+            "cannot start a thread: {e}"
+        )))?;
+        unsafe { sys::napi_reject_deferred(env, deferred, err) };
+    }
+    Ok(Raw(promise))
+}
+
+/// A promise already rejected with the pending exception (an argument error of an async method,
+/// which should reject rather than throw).
+pub fn rejected(js: Js, err: napi::Error) -> Result<Raw> {
+    let value = match js.take_exception() {
+        Some(v) => v,
+        None => js.error_value(crate::js::Kind::Error, "ERR_INTERNAL", &err.reason)?,
+    };
+    let (mut deferred, mut promise) = (ptr::null_mut(), ptr::null_mut());
+    check(js, unsafe {
+        sys::napi_create_promise(js.0, &mut deferred, &mut promise)
+    })?;
+    check(js, unsafe {
+        sys::napi_reject_deferred(js.0, deferred, value)
+    })?;
+    Ok(Raw(promise))
+}
+
+fn check(js: Js, status: sys::napi_status) -> Result<()> {
+    if status == sys::Status::napi_ok {
+        Ok(())
+    } else {
+        Err(js.throw(
+            crate::js::Kind::Error,
+            "ERR_NAPI",
+            &format!("Node-API call failed with status {status}"),
+        ))
+    }
+}
+
+unsafe extern "C" fn call_js<T, F>(
+    env: sys::napi_env,
+    js_cb: sys::napi_value,
+    context: *mut c_void,
+    data: *mut c_void,
+) where
+    F: FnOnce(Js, T) -> Result<Val>,
+{
+    if data.is_null() {
+        return;
+    }
+    let msg = unsafe { Box::from_raw(data.cast::<Msg<T>>()) };
+    if env.is_null() || context.is_null() {
+        return;
+    }
+    let ctx = unsafe { &mut *context.cast::<Context<T, F>>() };
+    let js = Js(env);
+    match *msg {
+        Msg::Progress(p) => {
+            if ctx.thrown.is_some() || js_cb.is_null() {
+                return;
+            }
+            let Ok(event) = progress_object(js, &p) else {
+                js.take_exception();
+                return;
+            };
+            let mut undefined = ptr::null_mut();
+            let mut ret = ptr::null_mut();
+            unsafe { sys::napi_get_undefined(env, &mut undefined) };
+            let status =
+                unsafe { sys::napi_call_function(env, undefined, js_cb, 1, &event, &mut ret) };
+            if status != sys::Status::napi_ok {
+                if let Some(exc) = js.take_exception() {
+                    let mut r = ptr::null_mut();
+                    if unsafe { sys::napi_create_reference(env, exc, 1, &mut r) }
+                        == sys::Status::napi_ok
+                    {
+                        ctx.thrown = Some(r);
+                    }
+                }
+                ctx.cancel.store(true, Ordering::Release);
+            }
+        }
+        Msg::Done(result) => {
+            let settled = if let Some(r) = ctx.thrown.take() {
+                let mut value = ptr::null_mut();
+                unsafe { sys::napi_get_reference_value(env, r, &mut value) };
+                unsafe { sys::napi_delete_reference(env, r) };
+                Err(value)
+            } else {
+                match result {
+                    Ok(output) => match ctx.finish.take().map(|f| f(js, output)) {
+                        Some(Ok(value)) => Ok(value),
+                        _ => Err(js
+                            .take_exception()
+                            .or_else(|| js.core_value(&stowage_core::Error::Cancelled).ok())
+                            .unwrap_or(ptr::null_mut())),
+                    },
+                    Err(e) => Err(js.core_value(&e).unwrap_or(ptr::null_mut())),
+                }
+            };
+            match settled {
+                Ok(value) => unsafe { sys::napi_resolve_deferred(env, ctx.deferred, value) },
+                Err(value) => unsafe { sys::napi_reject_deferred(env, ctx.deferred, value) },
+            };
+        }
+    }
+}
+
+unsafe extern "C" fn finalize<T, F>(env: sys::napi_env, data: *mut c_void, _hint: *mut c_void) {
+    if data.is_null() {
+        return;
+    }
+    let ctx = unsafe { Box::from_raw(data.cast::<Context<T, F>>()) };
+    if let (Some(r), false) = (ctx.thrown, env.is_null()) {
+        unsafe { sys::napi_delete_reference(env, r) };
+    }
+}
+
+fn progress_object(js: Js, p: &Progress) -> Result<Val> {
+    let obj = js.object_new()?;
+    js.set_named(obj, "phase", js.string(p.phase.name())?)?;
+    js.set_named(obj, "bytesDone", js.number(p.bytes_done as f64)?)?;
+    js.set_named(obj, "bytesTotal", js.number(p.bytes_total as f64)?)?;
+    if let Some(file) = &p.file {
+        js.set_named(obj, "file", js.string(&file.to_string_lossy())?)?;
+    }
+    Ok(obj)
+}
