@@ -101,6 +101,21 @@ describe('exportBundleAsync', () => {
     await expect(store.training.exportBundleAsync(dest, { onProgress: () => { throw boom } })).rejects.toBe(boom)
     expect(existsSync(dest)).toBe(false)
     expect(readdirSync(root).filter((f) => f.includes('stowage-'))).toEqual([])
+
+    const bundle = join(root, `reject-good-${n}`)
+    store.training.exportBundle(bundle)
+    const other = storeIn('reject-load')
+    other.training.insertRun('kept', 'p', 'kept', [])
+    const stop = new TypeError('stop at validate')
+    const load = other.training.loadBundleAsync(bundle, null, {
+      onProgress: (e) => {
+        if (e.phase === 'validate') throw stop
+      },
+    })
+    await expect(load).rejects.toBe(stop)
+    expect(other.training.listRuns().map((r) => r.run_id)).toEqual(['kept'])
+    other.close()
+
     store.close()
     await expect(store.training.exportBundleAsync(dest)).rejects.toMatchObject({ code: 'ERR_CLOSED' })
     await expect(s.exportBundleAsync(dest)).rejects.toMatchObject({ code: 'ERR_NOT_READY' })

@@ -3,13 +3,15 @@
 //!
 //! A job is a thread-safe function (Node-API) whose queue carries progress events and, last, the
 //! result; the queue is first in, first out, so every progress event reaches the callback before
-//! the promise settles. A callback that throws cancels the job (it stops at its next progress
-//! point) and the promise rejects with what the callback threw. Errors of the job reject with
-//! the core error's code. Nothing here can throw into the event loop.
+//! the promise settles. The job thread waits at each event until the callback has run, so a
+//! callback that throws stops the job right there (nothing more is done) and the promise rejects
+//! with what it threw. Errors of the job reject with the core error's code. Nothing here can
+//! throw into the event loop. Jobs must not report progress while they hold a write lock.
 
 use std::ffi::c_void;
 use std::ptr;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{sync_channel, SyncSender};
 use std::sync::Arc;
 
 use napi::sys;
@@ -18,9 +20,10 @@ use stowage_core::training::bundle::Progress;
 
 use crate::js::{Js, Raw, Val};
 
-/// What the job thread sends to the JS thread.
+/// What the job thread sends to the JS thread. A progress event carries the sender the job
+/// thread waits on; it is released when the event has been handled or dropped.
 enum Msg<T> {
-    Progress(Progress),
+    Progress(Progress, SyncSender<()>),
     Done(stowage_core::Result<T>),
 }
 
@@ -104,10 +107,16 @@ where
                     return Err(stowage_core::Error::Cancelled);
                 }
                 if report {
+                    let (handled, wait) = sync_channel(1);
                     tsfn.post::<T>(
-                        Msg::Progress(p.clone()),
-                        sys::ThreadsafeFunctionCallMode::nonblocking,
+                        Msg::Progress(p.clone(), handled),
+                        sys::ThreadsafeFunctionCallMode::blocking,
                     );
+                    // Err means the event was dropped unhandled (the environment is going away).
+                    let _ = wait.recv();
+                    if cancel.load(Ordering::Acquire) {
+                        return Err(stowage_core::Error::Cancelled);
+                    }
                 }
                 Ok(())
             };
@@ -177,7 +186,7 @@ unsafe extern "C" fn call_js<T, F>(
     let ctx = unsafe { &mut *context.cast::<Context<T, F>>() };
     let js = Js(env);
     match *msg {
-        Msg::Progress(p) => {
+        Msg::Progress(p, _handled) => {
             if ctx.thrown.is_some() || js_cb.is_null() {
                 return;
             }
