@@ -51,6 +51,12 @@ export declare const insertMetric: TrainingStore['insertMetric'] & {
    * nothing. An empty or missing array does nothing, even before init. */
   batch(rows: MetricBatchRow[] | null | undefined): void
 }
+/** {@link TrainingStore.insertMetricColumns} on the default store; throws `ERR_NOT_READY` before init. */
+export declare const insertMetricColumns: TrainingStore['insertMetricColumns']
+/** {@link TrainingStore.getRunColumns} on the default store; throws `ERR_NOT_READY` before init. */
+export declare const getRunColumns: TrainingStore['getRunColumns']
+/** {@link TrainingStore.getRunSeries} on the default store; throws `ERR_NOT_READY` before init. */
+export declare const getRunSeries: TrainingStore['getRunSeries']
 /** {@link TrainingStore.upsertSummary} on the default store; throws `ERR_NOT_READY` before init. */
 export declare const upsertSummary: TrainingStore['upsertSummary']
 /** {@link TrainingStore.getRunSummary} on the default store; `[]` before init. */
@@ -212,7 +218,39 @@ export interface ReportLossDistPayload {
   samples?: number | null
 }
 
+/** The metric columns of a run. */
+export type MetricName = 'epoch' | 'loss' | 'val_loss' | 'accuracy' | 'lr' | 'grad_norm' | 'weight_norm' | 'activation_zero_frac' | 'throughput' | 'mem_vram' | 'gpu_util'
+
+/** The columns of `insertMetricColumns`: `step` and any metrics, each as long as `step`. NaN (or
+ * `null` in a plain array) is stored as NULL. */
+export type MetricColumnsInput = { step: Float64Array | ArrayLike<number> } & {
+  [M in MetricName]?: Float64Array | Float32Array | ArrayLike<number | null>
+}
+
 // ---- results --------------------------------------------------------------------------------
+
+/** The result of `getRunColumns`: `step` and each requested metric, NaN where NULL. */
+export type RunColumns = { step: Float64Array } & { [M in MetricName]?: Float64Array }
+
+/** The result of `getRunSeries`: one entry per non-empty bucket in each array, in step order. */
+export interface RunSeries {
+  metric: MetricName
+  /** Steps per bucket (a power of two); bucket `b` covers `[b * bucketSize, (b + 1) * bucketSize)`. */
+  bucketSize: number
+  /** First step with a value in the bucket. */
+  fromStep: Float64Array
+  /** Last step with a value in the bucket. */
+  toStep: Float64Array
+  /** Number of values in the bucket. */
+  count: Float64Array
+  min: Float64Array
+  max: Float64Array
+  /** Sum divided by count (the sum is accumulated block by block, so the last bits may differ from
+   * a sum in step order). */
+  mean: Float64Array
+  /** The value at `toStep` (of the last row written, when a step repeats). */
+  last: Float64Array
+}
 
 /** A row of `listRuns()`: every column of `runs` plus `parents`. */
 export interface RunRow {
@@ -400,6 +438,26 @@ export declare class TrainingStore {
    * that last step wait for it.
    */
   loadBundleAsync(dir: string, context?: unknown, options?: { onProgress?: (progress: BundleProgress) => void }): Promise<LoadBundleResult>
+  /**
+   * The run's `step` and metrics as columns, for charts: `{ step: Float64Array, loss:
+   * Float64Array, … }`, rows in `getRunRows` order, NULL as NaN. `options.metrics` picks the
+   * metrics (default: all eleven); `fromStep`/`toStep` limit the steps (inclusive).
+   */
+  getRunColumns(run_id: string, options?: { metrics?: MetricName[]; fromStep?: number; toStep?: number }): RunColumns
+  /**
+   * A chart series of one metric of a long run: at most `maxPoints` (default 1000) buckets
+   * of `bucketSize` steps (a power of two), each with the exact `count`, `min`, `max`, `mean`
+   * and `last` value of its rows and their first and last step; empty buckets are left out.
+   * Its cost does not grow with the run's length: a multi-resolution summary is kept, folded
+   * from the rows added since the previous call.
+   */
+  getRunSeries(run_id: string, metric: MetricName, options?: { maxPoints?: number; fromStep?: number; toStep?: number }): RunSeries
+  /**
+   * Appends many steps of one run from columns — `{ step, loss?, val_loss?, … }`, each a
+   * `Float64Array` (or an array of numbers) of the same length, NaN or `null` stored as NULL —
+   * in one transaction sharing one `ts`. Returns the number of rows written.
+   */
+  insertMetricColumns(run_id: string, columns: MetricColumnsInput): number
   /**
    * Appends a log line. `level` and `phase` default to `'info'`, `ts` to now; `step` and
    * `epoch` are kept only when they are finite numbers.

@@ -172,6 +172,18 @@ insertMetric.batch = function batch(rows) {
   return writable('insertMetric.batch').insertMetricBatch(rows)
 }
 
+function insertMetricColumns(run_id, columns) {
+  return writable('insertMetricColumns').insertMetricColumns(run_id, columns)
+}
+
+function getRunColumns(run_id, options) {
+  return writable('getRunColumns').getRunColumns(run_id, options)
+}
+
+function getRunSeries(run_id, metric, options) {
+  return writable('getRunSeries').getRunSeries(run_id, metric, options)
+}
+
 function upsertSummary(run_id, final_loss, val_loss) {
   return writable('upsertSummary').upsertSummary(run_id, final_loss, val_loss)
 }
@@ -263,6 +275,9 @@ module.exports = {
   insertCheckpoint,
   latestCheckpointForRun,
   insertMetric,
+  insertMetricColumns,
+  getRunColumns,
+  getRunSeries,
   upsertSummary,
   getRunSummary,
   upsertReportLossDist,

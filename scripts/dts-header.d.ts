@@ -51,6 +51,12 @@ export declare const insertMetric: TrainingStore['insertMetric'] & {
    * nothing. An empty or missing array does nothing, even before init. */
   batch(rows: MetricBatchRow[] | null | undefined): void
 }
+/** {@link TrainingStore.insertMetricColumns} on the default store; throws `ERR_NOT_READY` before init. */
+export declare const insertMetricColumns: TrainingStore['insertMetricColumns']
+/** {@link TrainingStore.getRunColumns} on the default store; throws `ERR_NOT_READY` before init. */
+export declare const getRunColumns: TrainingStore['getRunColumns']
+/** {@link TrainingStore.getRunSeries} on the default store; throws `ERR_NOT_READY` before init. */
+export declare const getRunSeries: TrainingStore['getRunSeries']
 /** {@link TrainingStore.upsertSummary} on the default store; throws `ERR_NOT_READY` before init. */
 export declare const upsertSummary: TrainingStore['upsertSummary']
 /** {@link TrainingStore.getRunSummary} on the default store; `[]` before init. */
@@ -212,7 +218,39 @@ export interface ReportLossDistPayload {
   samples?: number | null
 }
 
+/** The metric columns of a run. */
+export type MetricName = 'epoch' | 'loss' | 'val_loss' | 'accuracy' | 'lr' | 'grad_norm' | 'weight_norm' | 'activation_zero_frac' | 'throughput' | 'mem_vram' | 'gpu_util'
+
+/** The columns of `insertMetricColumns`: `step` and any metrics, each as long as `step`. NaN (or
+ * `null` in a plain array) is stored as NULL. */
+export type MetricColumnsInput = { step: Float64Array | ArrayLike<number> } & {
+  [M in MetricName]?: Float64Array | Float32Array | ArrayLike<number | null>
+}
+
 // ---- results --------------------------------------------------------------------------------
+
+/** The result of `getRunColumns`: `step` and each requested metric, NaN where NULL. */
+export type RunColumns = { step: Float64Array } & { [M in MetricName]?: Float64Array }
+
+/** The result of `getRunSeries`: one entry per non-empty bucket in each array, in step order. */
+export interface RunSeries {
+  metric: MetricName
+  /** Steps per bucket (a power of two); bucket `b` covers `[b * bucketSize, (b + 1) * bucketSize)`. */
+  bucketSize: number
+  /** First step with a value in the bucket. */
+  fromStep: Float64Array
+  /** Last step with a value in the bucket. */
+  toStep: Float64Array
+  /** Number of values in the bucket. */
+  count: Float64Array
+  min: Float64Array
+  max: Float64Array
+  /** Sum divided by count (the sum is accumulated block by block, so the last bits may differ from
+   * a sum in step order). */
+  mean: Float64Array
+  /** The value at `toStep` (of the last row written, when a step repeats). */
+  last: Float64Array
+}
 
 /** A row of `listRuns()`: every column of `runs` plus `parents`. */
 export interface RunRow {

@@ -42,6 +42,10 @@ pub struct At<'a> {
 impl Js {
     /// Turns a failed Node-API status into an error, keeping a JS exception that is already
     /// pending (a throwing getter, say) as the one that propagates.
+    pub fn check_status(self, status: sys::napi_status) -> Result<()> {
+        self.check(status)
+    }
+
     fn check(self, status: sys::napi_status) -> Result<()> {
         if status == sys::Status::napi_ok {
             return Ok(());
@@ -252,17 +256,18 @@ impl Js {
         Ok(v)
     }
 
+    /// `arr[i]`.
+    pub fn element(self, arr: Val, i: u32) -> Result<Val> {
+        let mut v = ptr::null_mut();
+        self.check(unsafe { sys::napi_get_element(self.0, arr, i, &mut v) })?;
+        Ok(v)
+    }
+
     /// The items of an array.
     pub fn items(self, arr: Val) -> Result<Vec<Val>> {
         let mut len = 0;
         self.check(unsafe { sys::napi_get_array_length(self.0, arr, &mut len) })?;
-        (0..len)
-            .map(|i| {
-                let mut v = ptr::null_mut();
-                self.check(unsafe { sys::napi_get_element(self.0, arr, i, &mut v) })?;
-                Ok(v)
-            })
-            .collect()
+        (0..len).map(|i| self.element(arr, i)).collect()
     }
 
     /// The numbers of a numeric typed array (`Float64Array`, `Int32Array`, ...), if `v` is one.
@@ -457,26 +462,7 @@ impl Js {
 
     /// One plain object per row, keys in column order (better-sqlite3's `.all()`).
     pub fn rows(self, rows: &Rows) -> Result<Val> {
-        let keys = rows
-            .columns
-            .iter()
-            .map(|c| self.string(c))
-            .collect::<Result<Vec<_>>>()?;
-        self.array(
-            rows.iter()
-                .map(|row| self.row(&keys, row))
-                .collect::<Vec<_>>()
-                .into_iter(),
-        )
-    }
-
-    /// One row as an object with the given (pre-made) keys.
-    pub fn row(self, keys: &[Val], row: &[Value]) -> Result<Val> {
-        let obj = self.object_new()?;
-        for (k, v) in keys.iter().zip(row) {
-            self.set(obj, *k, self.value(v)?)?;
-        }
-        Ok(obj)
+        crate::rows::objects(self, rows, None)
     }
 }
 

@@ -7,5 +7,6 @@
 mod handle;
 mod job;
 mod js;
+mod rows;
 mod store;
 mod training;

@@ -5,6 +5,7 @@
 //! checkpoints and summaries here; logs, reports and bundles in the submodules.
 
 mod bundle;
+mod columns;
 mod logs;
 mod reports;
 
@@ -158,27 +159,23 @@ impl TrainingStore {
     pub fn list_runs(&self, env: Env) -> Result<Raw> {
         let js = Js(env.raw());
         let list = self.run(js, |t| t.list_runs())?;
-        let keys = list
-            .rows
-            .columns
+        let parents = list
+            .parents
             .iter()
-            .map(|c| js.string(c))
+            .map(|ps| {
+                js.array(
+                    ps.iter()
+                        .map(|p| js.string(p))
+                        .collect::<Vec<_>>()
+                        .into_iter(),
+                )
+            })
             .collect::<Result<Vec<_>>>()?;
-        let parents_key = js.string("parents")?;
-        let mut out = Vec::with_capacity(list.rows.len());
-        for (row, parents) in list.rows.iter().zip(&list.parents) {
-            let obj = js.row(&keys, row)?;
-            let arr = js.array(
-                parents
-                    .iter()
-                    .map(|p| js.string(p))
-                    .collect::<Vec<_>>()
-                    .into_iter(),
-            )?;
-            js.set(obj, parents_key, arr)?;
-            out.push(Ok(obj));
-        }
-        js.array(out.into_iter()).map(Raw)
+        let extra = crate::rows::Extra {
+            name: "parents",
+            values: parents,
+        };
+        crate::rows::objects(js, &list.rows, Some(extra)).map(Raw)
     }
 
     /// Records a checkpoint file; a repeated `ckpt_id` replaces the row.
@@ -385,14 +382,7 @@ impl TrainingStore {
         let session_id = js.str(session_id.raw(), at("getFinalModel", "session_id"))?;
         match self.run(js, |t| t.final_model(&session_id))? {
             None => js.null().map(Raw),
-            Some(rows) => {
-                let keys = rows
-                    .columns
-                    .iter()
-                    .map(|c| js.string(c))
-                    .collect::<Result<Vec<_>>>()?;
-                js.row(&keys, rows.row(0)).map(Raw)
-            }
+            Some(rows) => js.element(js.rows(&rows)?, 0).map(Raw),
         }
     }
 }

@@ -1,20 +1,134 @@
-//! Query results as plain values, in the column order SQLite reports.
+//! Query results, column by column, in the column order SQLite reports.
 //!
-//! Stores return [`Rows`] for every row-shaped result so the binding can turn them into JS
-//! objects with the column names as keys, exactly as better-sqlite3's `.all()` does.
+//! Stores return [`Rows`] for every row-shaped result. Columns are kept in the form that is
+//! cheapest to hand to JavaScript: numbers as one `f64` vector (NULL as NaN, which SQLite never
+//! stores), text as one string with offsets, and anything else (BLOBs, integers beyond ±(2^53−1),
+//! columns mixing numbers and text) as plain values.
 
 use rusqlite::types::{Value, ValueRef};
 use rusqlite::{Connection, Params, Statement};
 
 use super::Result;
 
-/// A result set: column names and row-major values (`values.len() == len() * columns.len()`).
+/// Largest integer an `f64` holds exactly.
+const MAX_SAFE: i64 = (1 << 53) - 1;
+
+/// Text columns longer than this (in bytes) are kept as separate values rather than one string.
+const MAX_PACKED_TEXT: usize = 128 << 20;
+
+/// A result set.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Rows {
     /// Column names, in select order.
     pub columns: Vec<String>,
-    /// Every value of every row, row after row.
-    pub values: Vec<Value>,
+    /// The values of each column, `columns.len()` of them, each `len()` long.
+    pub data: Vec<Column>,
+    len: usize,
+}
+
+/// The values of one column.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Column {
+    /// INTEGER (within ±(2^53−1)) and REAL values; NULL is NaN.
+    Number(Vec<f64>),
+    /// TEXT values, one after the other in `text`; value `i` ends at byte `ends[i]`; NULLs are
+    /// empty and marked in `nulls`.
+    Text {
+        text: String,
+        ends: Vec<usize>,
+        nulls: Vec<bool>,
+    },
+    /// Anything else.
+    Values(Vec<Value>),
+}
+
+impl Column {
+    /// Value `i`, as SQLite stored it (integral numbers come back as INTEGER).
+    pub fn value(&self, i: usize) -> Value {
+        match self {
+            Column::Number(xs) => number_value(xs[i]),
+            Column::Text { text, ends, nulls } => {
+                if nulls[i] {
+                    Value::Null
+                } else {
+                    let start = if i == 0 { 0 } else { ends[i - 1] };
+                    Value::Text(text[start..ends[i]].to_string())
+                }
+            }
+            Column::Values(vs) => vs[i].clone(),
+        }
+    }
+
+    /// The column as numbers: NaN for NULL and for anything that is not a number.
+    pub fn to_f64s(&self) -> Vec<f64> {
+        match self {
+            Column::Number(xs) => xs.clone(),
+            Column::Text { nulls, .. } => vec![f64::NAN; nulls.len()],
+            Column::Values(vs) => vs
+                .iter()
+                .map(|v| match v {
+                    Value::Integer(i) => *i as f64,
+                    Value::Real(f) => *f,
+                    _ => f64::NAN,
+                })
+                .collect(),
+        }
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            Column::Number(xs) => xs.len(),
+            Column::Text { nulls, .. } => nulls.len(),
+            Column::Values(vs) => vs.len(),
+        }
+    }
+
+    fn push(&mut self, v: ValueRef<'_>) {
+        match (&mut *self, v) {
+            (Column::Number(xs), ValueRef::Null) => xs.push(f64::NAN),
+            (Column::Number(xs), ValueRef::Integer(i)) if (-MAX_SAFE..=MAX_SAFE).contains(&i) => {
+                xs.push(i as f64)
+            }
+            (Column::Number(xs), ValueRef::Real(f)) => xs.push(f),
+            (Column::Number(xs), ValueRef::Text(t)) if xs.iter().all(|x| x.is_nan()) => {
+                let n = xs.len();
+                *self = Column::Text {
+                    text: String::new(),
+                    ends: vec![0; n],
+                    nulls: vec![true; n],
+                };
+                self.push(ValueRef::Text(t));
+            }
+            (Column::Text { text, ends, nulls }, ValueRef::Null) => {
+                ends.push(text.len());
+                nulls.push(true);
+            }
+            (Column::Text { text, ends, nulls }, ValueRef::Text(t))
+                if text.len() + t.len() <= MAX_PACKED_TEXT =>
+            {
+                text.push_str(&String::from_utf8_lossy(t));
+                ends.push(text.len());
+                nulls.push(false);
+            }
+            (Column::Values(vs), v) => vs.push(owned(v)),
+            (_, v) => {
+                let values = (0..self.len()).map(|i| self.value(i)).collect();
+                *self = Column::Values(values);
+                self.push(v);
+            }
+        }
+    }
+}
+
+/// A number as SQLite would have stored it.
+fn number_value(x: f64) -> Value {
+    if x.is_nan() {
+        Value::Null
+    } else if x.fract() == 0.0 && x.abs() <= MAX_SAFE as f64 {
+        Value::Integer(x as i64)
+    } else {
+        Value::Real(x)
+    }
 }
 
 impl Rows {
@@ -28,48 +142,59 @@ impl Rows {
         // Names are read after the first step: a cached statement whose table changed since it
         // was prepared (`ALTER TABLE … ADD COLUMN`) is only re-prepared by SQLite when stepped.
         let names = |s: &Statement<'_>| s.column_names().map(str::to_string).collect::<Vec<_>>();
-        let mut columns = None;
-        let mut values = Vec::new();
+        let mut columns: Option<Vec<String>> = None;
+        let mut data: Vec<Column> = Vec::new();
+        let mut len = 0;
         let mut rows = stmt.query(params)?;
         while let Some(row) = rows.next()? {
-            let width = columns.get_or_insert_with(|| names(row.as_ref())).len();
-            for i in 0..width {
-                values.push(owned(row.get_ref(i)?));
+            if columns.is_none() {
+                let cols = names(row.as_ref());
+                data = cols.iter().map(|_| Column::Number(Vec::new())).collect();
+                columns = Some(cols);
             }
+            for (i, col) in data.iter_mut().enumerate() {
+                col.push(row.get_ref(i)?);
+            }
+            len += 1;
         }
         drop(rows);
         let columns = columns.unwrap_or_else(|| names(stmt));
-        Ok(Rows { columns, values })
+        if data.is_empty() {
+            data = columns.iter().map(|_| Column::Number(Vec::new())).collect();
+        }
+        Ok(Rows { columns, data, len })
     }
 
     /// Number of rows.
     pub fn len(&self) -> usize {
-        self.values
-            .len()
-            .checked_div(self.columns.len())
-            .unwrap_or_default()
+        self.len
     }
 
     /// True when there is no row.
     pub fn is_empty(&self) -> bool {
-        self.values.is_empty()
+        self.len == 0
     }
 
     /// The values of row `i`.
-    pub fn row(&self, i: usize) -> &[Value] {
-        let w = self.columns.len();
-        &self.values[i * w..(i + 1) * w]
+    pub fn row(&self, i: usize) -> Vec<Value> {
+        self.data.iter().map(|c| c.value(i)).collect()
     }
 
-    /// Iterates over the rows.
-    pub fn iter(&self) -> impl Iterator<Item = &[Value]> {
-        self.values.chunks(self.columns.len().max(1))
+    /// Every row, as values.
+    pub fn iter(&self) -> impl Iterator<Item = Vec<Value>> + '_ {
+        (0..self.len).map(|i| self.row(i))
     }
 
     /// The value of `column` in row `i`, if that column exists.
-    pub fn get(&self, i: usize, column: &str) -> Option<&Value> {
+    pub fn get(&self, i: usize, column: &str) -> Option<Value> {
         let c = self.columns.iter().position(|n| n == column)?;
-        Some(&self.row(i)[c])
+        Some(self.data[c].value(i))
+    }
+
+    /// The column called `name`, if any.
+    pub fn column(&self, name: &str) -> Option<&Column> {
+        let c = self.columns.iter().position(|n| n == name)?;
+        Some(&self.data[c])
     }
 }
 
@@ -88,20 +213,65 @@ pub fn owned(v: ValueRef<'_>) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rusqlite::Connection;
 
     #[test]
-    fn collects_rows_in_select_order_with_lossy_text() -> Result<()> {
+    fn columns_take_the_cheapest_form_their_values_allow() -> Result<()> {
         let conn = Connection::open_in_memory()?;
-        conn.execute_batch("CREATE TABLE t(a, b); INSERT INTO t VALUES (1, 2.5), (NULL, x'ff');")?;
-        conn.execute("INSERT INTO t VALUES ('x', CAST(x'61ff62' AS TEXT))", [])?;
-        let rows = Rows::query(&conn, "SELECT b, a FROM t ORDER BY rowid", [])?;
-        assert_eq!(rows.columns, ["b", "a"]);
+        conn.execute_batch(
+            "CREATE TABLE t(n, s, m, z);
+             INSERT INTO t VALUES (1, NULL, 1, NULL), (2.5, 'é', 'x', NULL), (NULL, 'b', x'00', NULL);",
+        )?;
+        let rows = Rows::query(&conn, "SELECT n, s, m, z FROM t ORDER BY rowid", [])?;
         assert_eq!(rows.len(), 3);
-        assert_eq!(rows.row(0), [Value::Real(2.5), Value::Integer(1)]);
-        assert_eq!(rows.row(1), [Value::Blob(vec![0xff]), Value::Null]);
-        assert_eq!(rows.get(2, "b"), Some(&Value::Text("a\u{fffd}b".into())));
-        assert_eq!(rows.get(2, "c"), None);
+        assert!(
+            matches!(&rows.data[0], Column::Number(xs) if xs[..2] == [1.0, 2.5] && xs[2].is_nan())
+        );
+        assert!(matches!(&rows.data[1], Column::Text { text, .. } if text == "éb"));
+        assert!(matches!(&rows.data[2], Column::Values(_)));
+        assert!(matches!(&rows.data[3], Column::Number(xs) if xs.iter().all(|x| x.is_nan())));
+        assert_eq!(
+            rows.row(0),
+            [
+                Value::Integer(1),
+                Value::Null,
+                Value::Integer(1),
+                Value::Null
+            ]
+        );
+        assert_eq!(
+            rows.row(1),
+            [
+                Value::Real(2.5),
+                Value::Text("é".into()),
+                Value::Text("x".into()),
+                Value::Null
+            ]
+        );
+        assert_eq!(
+            rows.row(2),
+            [
+                Value::Null,
+                Value::Text("b".into()),
+                Value::Blob(vec![0]),
+                Value::Null
+            ]
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn big_integers_and_invalid_utf8_stay_exact_or_readable() -> Result<()> {
+        let conn = Connection::open_in_memory()?;
+        conn.execute_batch("CREATE TABLE t(a); INSERT INTO t VALUES (7), (9007199254740993);")?;
+        conn.execute("INSERT INTO t VALUES (CAST(x'61ff62' AS TEXT))", [])?;
+        let rows = Rows::query(&conn, "SELECT a FROM t ORDER BY rowid", [])?;
+        assert_eq!(
+            rows.get(1, "a"),
+            Some(Value::Integer(9_007_199_254_740_993))
+        );
+        assert_eq!(rows.get(2, "a"), Some(Value::Text("a\u{fffd}b".into())));
+        assert_eq!(rows.get(0, "a"), Some(Value::Integer(7)));
+        assert_eq!(rows.get(0, "b"), None);
         Ok(())
     }
 

@@ -161,8 +161,8 @@ mod tests {
         t.upsert_final_model(&row)?;
         let got = t.final_model("s")?.unwrap();
         assert_eq!(got.len(), 1);
-        assert_eq!(got.get(0, "step"), Some(&Value::Integer(4)));
-        assert_eq!(got.get(0, "avg_test_loss"), Some(&Value::Null));
+        assert_eq!(got.get(0, "step"), Some(Value::Integer(4)));
+        assert_eq!(got.get(0, "avg_test_loss"), Some(Value::Null));
         assert!(t.final_model("nope")?.is_none());
         Ok(())
     }

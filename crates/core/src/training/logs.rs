@@ -95,7 +95,7 @@ impl Training<'_> {
             "SELECT DISTINCT run_id FROM logs WHERE session_id = ?1 AND run_id IS NOT NULL",
             [session_id],
         )?;
-        Ok(rows.values.iter().map(js_string).collect())
+        Ok(rows.iter().map(|row| js_string(&row[0])).collect())
     }
 }
 

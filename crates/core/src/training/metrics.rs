@@ -23,6 +23,22 @@ pub struct MetricInput {
     pub gpu_util: Option<f64>,
 }
 
+/// The columns of `getRunRows`, in table order: `step` and the metrics.
+pub const METRIC_COLUMNS: [&str; 12] = [
+    "step",
+    "epoch",
+    "loss",
+    "val_loss",
+    "accuracy",
+    "lr",
+    "grad_norm",
+    "weight_norm",
+    "activation_zero_frac",
+    "throughput",
+    "mem_vram",
+    "gpu_util",
+];
+
 const INSERT_METRIC: &str = "INSERT INTO metrics (run_id, step, epoch, loss, val_loss, accuracy,
     lr, grad_norm, weight_norm, activation_zero_frac, throughput, mem_vram, gpu_util, ts)
     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)";
@@ -76,6 +92,75 @@ impl Training<'_> {
                  FROM metrics WHERE run_id = ?1 ORDER BY step ASC",
             [run_id],
         )
+    }
+
+    /// `getRunColumns`: `step` and the given metrics of the run, by step (as `getRunRows`
+    /// orders them), optionally only `from_step <= step <= to_step`.
+    pub fn run_columns(
+        &self,
+        run_id: &str,
+        metrics: &[&str],
+        from_step: Option<f64>,
+        to_step: Option<f64>,
+    ) -> Result<Rows> {
+        for m in metrics {
+            if *m == "step" || !METRIC_COLUMNS.contains(m) {
+                return Err(crate::engine::Error::InvalidArg(format!(
+                    "unknown metric '{m}' (one of: {})",
+                    METRIC_COLUMNS[1..].join(", ")
+                )));
+            }
+        }
+        let mut sql = format!(
+            "SELECT step{} FROM metrics WHERE run_id = ?1",
+            metrics.iter().map(|m| format!(", {m}")).collect::<String>()
+        );
+        let mut args: Vec<rusqlite::types::Value> = vec![run_id.to_string().into()];
+        for (op, bound) in [(">=", from_step), ("<=", to_step)] {
+            if let Some(b) = bound {
+                args.push(b.into());
+                sql.push_str(&format!(" AND step {op} ?{}", args.len()));
+            }
+        }
+        sql.push_str(" ORDER BY step ASC");
+        Rows::query(self.conn(), &sql, rusqlite::params_from_iter(args))
+    }
+
+    /// `insertMetricColumns`: one row per step, in one transaction sharing one `ts`.
+    /// `columns` pairs an index into [`METRIC_COLUMNS`] (not 0, the step) with that metric's
+    /// values, each as long as `steps`; NaN is stored as NULL. Returns the rows written.
+    pub fn insert_metric_columns(
+        &self,
+        run_id: &str,
+        steps: &[f64],
+        columns: &[(usize, &[f64])],
+    ) -> Result<usize> {
+        for (i, values) in columns {
+            if !(1..METRIC_COLUMNS.len()).contains(i) || values.len() != steps.len() {
+                return Err(crate::engine::Error::InvalidArg(format!(
+                    "column {} has {} values for {} steps",
+                    METRIC_COLUMNS.get(*i).unwrap_or(&"?"),
+                    values.len(),
+                    steps.len()
+                )));
+            }
+        }
+        let ts = now_ms();
+        self.db.write(|c| {
+            let mut stmt = c.prepare_cached(INSERT_METRIC)?;
+            let mut row = [None; 12];
+            for (r, step) in steps.iter().enumerate() {
+                row[0] = Some(*step);
+                for (i, values) in columns {
+                    row[*i] = Some(values[r]);
+                }
+                stmt.execute(params![
+                    run_id, row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7], row[8],
+                    row[9], row[10], row[11], ts
+                ])?;
+            }
+            Ok(steps.len())
+        })
     }
 
     /// `insertTestMetric`: a non-finite or missing loss is stored as NULL.
@@ -140,8 +225,8 @@ mod tests {
                 Value::Null
             ]
         );
-        assert_eq!(rows.get(1, "loss"), Some(&Value::Real(0.5)));
-        assert_eq!(rows.get(1, "lr"), Some(&Value::Null));
+        assert_eq!(rows.get(1, "loss"), Some(Value::Real(0.5)));
+        assert_eq!(rows.get(1, "lr"), Some(Value::Null));
         Ok(())
     }
 
@@ -174,6 +259,44 @@ mod tests {
     }
 
     #[test]
+    fn columns_round_trip_with_nan_as_null_and_agree_with_rows() -> Result<()> {
+        let (_d, db) = open();
+        let t = db.training()?;
+        let steps = [3.0, 1.0, 2.0, 2.0];
+        let loss = [0.3, f64::NAN, 0.2, 0.25];
+        let lr = [1e-3, 1e-3, 5e-4, 5e-4];
+        assert_eq!(
+            t.insert_metric_columns("r", &steps, &[(2, &loss), (5, &lr)])?,
+            4
+        );
+        let rows = t.run_rows("r")?;
+        let cols = t.run_columns("r", &["loss", "lr"], None, None)?;
+        assert_eq!(cols.columns, ["step", "loss", "lr"]);
+        for name in ["step", "loss", "lr"] {
+            let (a, b) = (
+                cols.column(name).unwrap().to_f64s(),
+                rows.column(name).unwrap().to_f64s(),
+            );
+            assert_eq!(format!("{a:?}"), format!("{b:?}"), "{name}");
+        }
+        assert_eq!(rows.get(0, "loss"), Some(Value::Null));
+        let ranged = t.run_columns("r", &["loss"], Some(2.0), Some(2.5))?;
+        assert_eq!(ranged.column("step").unwrap().to_f64s(), [2.0, 2.0]);
+        assert_eq!(
+            t.run_columns("r", &["ts"], None, None).unwrap_err().code(),
+            "ERR_INVALID_ARG"
+        );
+        assert_eq!(
+            t.insert_metric_columns("r", &steps, &[(2, &loss[..3])])
+                .unwrap_err()
+                .code(),
+            "ERR_INVALID_ARG"
+        );
+        assert_eq!(t.run_rows("r")?.len(), 4);
+        Ok(())
+    }
+
+    #[test]
     fn test_metrics_store_null_for_missing_or_non_finite_loss() -> Result<()> {
         let (_d, db) = open();
         let t = db.training()?;
@@ -182,7 +305,7 @@ mod tests {
         t.insert_test_metric("r", Some(2.0), Some(f64::INFINITY))?;
         let rows = t.test_rows("r")?;
         assert_eq!(
-            rows.values,
+            rows.iter().flatten().collect::<Vec<_>>(),
             [
                 Value::Integer(1),
                 Value::Null,

@@ -12,6 +12,7 @@ mod metrics;
 mod reports;
 mod runs;
 pub mod schema;
+pub mod series;
 mod summaries;
 
 use rusqlite::types::Value;
@@ -22,7 +23,7 @@ use crate::jsnum;
 
 pub use checkpoints::{FinalModelInput, LatestCheckpoint};
 pub use logs::LogInput;
-pub use metrics::MetricInput;
+pub use metrics::{MetricInput, METRIC_COLUMNS};
 pub use reports::{ReportInput, ReportLossDist};
 pub use runs::RunList;
 

@@ -57,12 +57,10 @@ impl Training<'_> {
             let parent = js_string(&crate::engine::rows::owned(e.get_ref(1)?));
             by_child.entry(child).or_default().push(parent);
         }
-        let id_col = rows.columns.iter().position(|c| c == "run_id");
-        let parents = rows
-            .iter()
-            .map(|row| {
-                id_col
-                    .and_then(|i| by_child.get(&js_string(&row[i])))
+        let ids = rows.column("run_id");
+        let parents = (0..rows.len())
+            .map(|i| {
+                ids.and_then(|c| by_child.get(&js_string(&c.value(i))))
                     .cloned()
                     .unwrap_or_default()
             })
@@ -92,13 +90,10 @@ mod tests {
             list.rows.columns,
             ["run_id", "parent_run_id", "project", "name", "created_at"]
         );
-        assert_eq!(
-            list.rows.get(0, "name"),
-            Some(&Value::Text("merge1".into()))
-        );
+        assert_eq!(list.rows.get(0, "name"), Some(Value::Text("merge1".into())));
         assert_eq!(
             list.rows.get(0, "parent_run_id"),
-            Some(&Value::Text("a".into()))
+            Some(Value::Text("a".into()))
         );
         assert_eq!(list.parents, [strs(&["c"])]);
         Ok(())
@@ -115,7 +110,7 @@ mod tests {
         db.conn()
             .execute("UPDATE runs SET created_at = 9 WHERE run_id = 'm'", [])?;
         let list = t.list_runs()?;
-        assert_eq!(list.rows.get(0, "run_id"), Some(&Value::Text("m".into())));
+        assert_eq!(list.rows.get(0, "run_id"), Some(Value::Text("m".into())));
         assert_eq!(list.parents, [strs(&["z", "base", "a"]), vec![]]);
         Ok(())
     }

@@ -237,19 +237,38 @@ fn copy_table(c: &Connection, table: &str) -> Result<()> {
             col.decl_type
         ))?;
     }
-    let cols = src
-        .iter()
-        .map(|c| ident(&c.name))
-        .collect::<Vec<_>>()
-        .join(", ");
+    // Rowids are kept where a table has no column of its own for them (the series summaries
+    // refer to `metrics` rows by rowid), and rows are copied in rowid order where there is one.
+    let mut cols = src.iter().map(|c| ident(&c.name)).collect::<Vec<_>>();
+    let (rowid_table, hidden_rowid) = rowid_kind(c, table)?;
+    if hidden_rowid {
+        cols.insert(0, "rowid".into());
+    }
+    let cols = cols.join(", ");
+    let order = if rowid_table { " ORDER BY rowid" } else { "" };
     c.execute(&format!("DELETE FROM main.{name}"), [])?;
     c.execute(
-        &format!(
-            "INSERT INTO main.{name} ({cols}) SELECT {cols} FROM incoming.{name} ORDER BY rowid"
-        ),
+        &format!("INSERT INTO main.{name} ({cols}) SELECT {cols} FROM incoming.{name}{order}"),
         [],
     )?;
     Ok(())
+}
+
+/// Whether `incoming.table` has rowids, and whether they are hidden (no `INTEGER PRIMARY KEY`
+/// column names them).
+fn rowid_kind(c: &Connection, table: &str) -> Result<(bool, bool)> {
+    let without_rowid: bool = c
+        .prepare_cached("SELECT wr FROM pragma_table_list WHERE schema = 'incoming' AND name = ?1")?
+        .query_row([table], |r| r.get(0))?;
+    if without_rowid {
+        return Ok((false, false));
+    }
+    let cols = table_columns(c, "incoming", table)?.unwrap_or_default();
+    let pk: Vec<_> = cols.iter().filter(|c| c.pk).collect();
+    Ok((
+        true,
+        !(pk.len() == 1 && pk[0].decl_type.eq_ignore_ascii_case("INTEGER")),
+    ))
 }
 
 /// The canonical bundle folder for `dir` (a folder, or a file inside it such as bundle.json).

@@ -83,7 +83,7 @@ mod tests {
                     [],
                 )
                 .unwrap();
-                (t.to_string(), rows.values)
+                (t.to_string(), rows.iter().flatten().collect())
             })
             .collect()
     }
