@@ -244,6 +244,13 @@ impl Js {
         }
     }
 
+    /// `obj[key]` for a key made once with [`Js::string`] and an `obj` known to be an object.
+    pub fn get_key(self, obj: Val, key: Val) -> Result<Val> {
+        let mut v = ptr::null_mut();
+        self.check(unsafe { sys::napi_get_property(self.0, obj, key, &mut v) })?;
+        Ok(v)
+    }
+
     /// `obj[key]`; `undefined` when `obj` is not an object.
     pub fn get(self, obj: Val, key: &str) -> Result<Val> {
         let t = self.type_of(obj)?;
@@ -268,6 +275,43 @@ impl Js {
         let mut len = 0;
         self.check(unsafe { sys::napi_get_array_length(self.0, arr, &mut len) })?;
         (0..len).map(|i| self.element(arr, i)).collect()
+    }
+
+    /// The elements of a typed array of the given kind, read in place. The slice must not outlive
+    /// the current call (no JS may run while it is in use).
+    pub fn typed_slice<'a, T>(
+        self,
+        v: Val,
+        kind: sys::napi_typedarray_type,
+    ) -> Result<Option<&'a [T]>> {
+        let mut is = false;
+        self.check(unsafe { sys::napi_is_typedarray(self.0, v, &mut is) })?;
+        if !is {
+            return Ok(None);
+        }
+        let (mut k, mut len, mut data) = (0, 0usize, ptr::null_mut::<c_void>());
+        self.check(unsafe {
+            sys::napi_get_typedarray_info(
+                self.0,
+                v,
+                &mut k,
+                &mut len,
+                &mut data,
+                ptr::null_mut(),
+                ptr::null_mut(),
+            )
+        })?;
+        if k != kind {
+            return Ok(None);
+        }
+        if len == 0 || data.is_null() {
+            return Ok(Some(&[]));
+        }
+        // SAFETY: Node-API reports `len` elements of this kind at `data`; the caller keeps the
+        // slice within the call, while the array cannot be collected or detached.
+        Ok(Some(unsafe {
+            std::slice::from_raw_parts(data as *const T, len)
+        }))
     }
 
     /// The numbers of a numeric typed array (`Float64Array`, `Int32Array`, ...), if `v` is one.
@@ -336,8 +380,18 @@ impl Js {
         }
     }
 
+    /// `v` when it is a number (one Node-API call, no error otherwise).
+    pub fn number_value(self, v: Val) -> Option<f64> {
+        let mut x = 0.0;
+        (unsafe { sys::napi_get_value_double(self.0, v, &mut x) } == sys::Status::napi_ok)
+            .then_some(x)
+    }
+
     /// A number (a BigInt within ±(2^53−1) is accepted), or `None` for `null`/`undefined`.
     pub fn opt_num(self, v: Val, at: At<'_>) -> Result<Option<f64>> {
+        if let Some(x) = self.number_value(v) {
+            return Ok(Some(x));
+        }
         match self.type_of(v)? {
             sys::ValueType::napi_number => self.read_f64(v).map(Some),
             sys::ValueType::napi_undefined | sys::ValueType::napi_null => Ok(None),

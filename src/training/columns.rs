@@ -147,6 +147,45 @@ impl TrainingStore {
         Ok(Raw(out))
     }
 
+    /// The fast path of `insertMetricBatch`, for index.js: the rows' twelve metric columns one
+    /// after the other in `values` (NaN for NULL), the row's run as an index into `runs`.
+    #[napi(catch_unwind, skip_typescript, js_name = "_insertMetricBlock")]
+    pub fn insert_metric_block(
+        &self,
+        env: Env,
+        values: Unknown<'_>,
+        runs: Unknown<'_>,
+        run_of: Unknown<'_>,
+    ) -> Result<u32> {
+        let js = Js(env.raw());
+        let f = "insertMetric.batch";
+        let values: &[f64] = js
+            .typed_slice(values.raw(), sys::TypedarrayType::float64_array)?
+            .ok_or_else(|| js.type_error(at(f, "values"), "a Float64Array", values.raw()))?;
+        let run_of: &[u32] = js
+            .typed_slice(run_of.raw(), sys::TypedarrayType::uint32_array)?
+            .ok_or_else(|| js.type_error(at(f, "runOf"), "a Uint32Array", run_of.raw()))?;
+        let runs: Vec<String> = js
+            .items(runs.raw())?
+            .into_iter()
+            .map(|r| js.str(r, at(f, "runs[]")))
+            .collect::<Result<_>>()?;
+        let n = run_of.len();
+        if values.len() != n * METRIC_COLUMNS.len() {
+            return Err(js.core(stowage_core::Error::InvalidArg(format!(
+                "{f}: {} values for {n} rows",
+                values.len()
+            ))));
+        }
+        let mut cols: [Option<&[f64]>; 12] = [None; 12];
+        for (c, col) in cols.iter_mut().enumerate() {
+            *col = Some(&values[c * n..(c + 1) * n]);
+        }
+        let runs: Vec<&str> = runs.iter().map(String::as_str).collect();
+        self.run(js, |t| t.insert_metric_block(&runs, run_of, &cols))
+            .map(|n| n as u32)
+    }
+
     /// Appends many steps of one run from columns — `{ step, loss?, val_loss?, … }`, each a
     /// `Float64Array` (or an array of numbers) of the same length, NaN or `null` stored as NULL —
     /// in one transaction sharing one `ts`. Returns the number of rows written.

@@ -53,11 +53,31 @@ impl TrainingStore {
         self.handle.with(js, |db| f(db.training()?))
     }
 
-    /// The metric fields of `row`, named `<prefix>.<field>` in errors.
-    fn metric(js: Js, func: &str, prefix: &str, row: Val) -> Result<MetricInput> {
+    /// The property keys of a metric row, made once per call.
+    fn metric_keys(js: Js) -> Result<[Val; 12]> {
+        let mut keys = [std::ptr::null_mut(); 12];
+        for (k, field) in keys.iter_mut().zip(METRIC_FIELDS) {
+            *k = js.string(field)?;
+        }
+        Ok(keys)
+    }
+
+    /// The metric fields of the object `row`, named `<prefix>.<field>` in errors (the name is
+    /// only built for an error).
+    fn metric(
+        js: Js,
+        keys: &[Val; 12],
+        func: &str,
+        prefix: &dyn Fn() -> String,
+        row: Val,
+    ) -> Result<MetricInput> {
         let mut vals = [None; 12];
-        for (slot, field) in vals.iter_mut().zip(METRIC_FIELDS) {
-            *slot = js.opt_num(js.get(row, field)?, at(func, &format!("{prefix}.{field}")))?;
+        for ((slot, field), key) in vals.iter_mut().zip(METRIC_FIELDS).zip(keys) {
+            let v = js.get_key(row, *key)?;
+            *slot = match js.number_value(v) {
+                Some(x) => Some(x),
+                None => js.opt_num(v, at(func, &format!("{}.{field}", prefix())))?,
+            };
         }
         let [step, epoch, loss, val_loss, accuracy, lr, grad_norm, weight_norm, activation_zero_frac, throughput, mem_vram, gpu_util] =
             vals;
@@ -231,7 +251,7 @@ impl TrainingStore {
         let f = "insertMetric";
         let run_id = js.str(run_id.raw(), at(f, "run_id"))?;
         let row = js.object(row.raw(), at(f, "row"))?;
-        let m = Self::metric(js, f, "row", row)?;
+        let m = Self::metric(js, &Self::metric_keys(js)?, f, &|| "row".into(), row)?;
         self.run(js, |t| t.insert_metric(&run_id, &m))
     }
 
@@ -246,12 +266,18 @@ impl TrainingStore {
         if !js.is_array(rows)? {
             return Err(js.type_error(at(f, "rows"), "an array", rows));
         }
-        let mut batch = Vec::new();
-        for (i, row) in js.items(rows)?.into_iter().enumerate() {
-            let prefix = format!("rows[{i}]");
-            let row = js.object(row, at(f, &prefix))?;
-            let run_id = js.str(js.get(row, "run_id")?, at(f, &format!("{prefix}.run_id")))?;
-            batch.push((run_id, Self::metric(js, f, &prefix, row)?));
+        let keys = Self::metric_keys(js)?;
+        let run_key = js.string("run_id")?;
+        let items = js.items(rows)?;
+        let mut batch = Vec::with_capacity(items.len());
+        for (i, row) in items.into_iter().enumerate() {
+            let prefix = || format!("rows[{i}]");
+            let row = js.object(row, at(f, &prefix()))?;
+            let run_id = js.str(
+                js.get_key(row, run_key)?,
+                at(f, &format!("{}.run_id", prefix())),
+            )?;
+            batch.push((run_id, Self::metric(js, &keys, f, &prefix, row)?));
         }
         self.run(js, |t| t.insert_metrics(&batch))
     }

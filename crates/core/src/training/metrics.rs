@@ -1,6 +1,6 @@
 //! `metrics` (one row per training step) and `test_metrics` (one row per test batch).
 
-use rusqlite::{params, Connection};
+use rusqlite::params;
 
 use super::Training;
 use crate::engine::{now_ms, Result, Rows};
@@ -43,8 +43,13 @@ const INSERT_METRIC: &str = "INSERT INTO metrics (run_id, step, epoch, loss, val
     lr, grad_norm, weight_norm, activation_zero_frac, throughput, mem_vram, gpu_util, ts)
     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)";
 
-fn insert(c: &Connection, run_id: &str, m: &MetricInput, ts: i64) -> Result<()> {
-    c.prepare_cached(INSERT_METRIC)?.execute(params![
+fn insert(
+    stmt: &mut rusqlite::Statement<'_>,
+    run_id: &str,
+    m: &MetricInput,
+    ts: i64,
+) -> Result<()> {
+    stmt.execute(params![
         run_id,
         m.step,
         m.epoch,
@@ -66,7 +71,8 @@ fn insert(c: &Connection, run_id: &str, m: &MetricInput, ts: i64) -> Result<()> 
 impl Training<'_> {
     /// `insertMetric`: one autocommitted row; `ts` is always now (the caller's is ignored).
     pub fn insert_metric(&self, run_id: &str, m: &MetricInput) -> Result<()> {
-        insert(self.conn(), run_id, m, now_ms())
+        let mut stmt = self.conn().prepare_cached(INSERT_METRIC)?;
+        insert(&mut stmt, run_id, m, now_ms())
     }
 
     /// `insertMetric.batch`: all rows in one transaction sharing one `ts`; all or nothing.
@@ -76,8 +82,9 @@ impl Training<'_> {
         }
         let ts = now_ms();
         self.db.write(|c| {
+            let mut stmt = c.prepare_cached(INSERT_METRIC)?;
             for (run_id, m) in rows {
-                insert(c, run_id, m, ts)?;
+                insert(&mut stmt, run_id, m, ts)?;
             }
             Ok(())
         })
@@ -135,31 +142,66 @@ impl Training<'_> {
         steps: &[f64],
         columns: &[(usize, &[f64])],
     ) -> Result<usize> {
+        let mut cols: [Option<&[f64]>; 12] = [None; 12];
+        cols[0] = Some(steps);
         for (i, values) in columns {
-            if !(1..METRIC_COLUMNS.len()).contains(i) || values.len() != steps.len() {
+            if *i == 0 || *i >= METRIC_COLUMNS.len() {
                 return Err(crate::engine::Error::InvalidArg(format!(
-                    "column {} has {} values for {} steps",
-                    METRIC_COLUMNS.get(*i).unwrap_or(&"?"),
-                    values.len(),
-                    steps.len()
+                    "no metric column {i}"
                 )));
             }
+            cols[*i] = Some(values);
+        }
+        self.insert_metric_block(&[run_id], &vec![0; steps.len()], &cols)
+    }
+
+    /// Writes `run_of_row.len()` metric rows in one transaction sharing one `ts`: row `r`
+    /// belongs to `runs[run_of_row[r]]` and takes its values from `columns` (indexed like
+    /// [`METRIC_COLUMNS`], each as long as `run_of_row` or absent for NULL); NaN is stored as
+    /// NULL. Returns the rows written.
+    pub fn insert_metric_block(
+        &self,
+        runs: &[&str],
+        run_of_row: &[u32],
+        columns: &[Option<&[f64]>; 12],
+    ) -> Result<usize> {
+        let n = run_of_row.len();
+        for (name, col) in METRIC_COLUMNS.iter().zip(columns) {
+            if let Some(values) = col.filter(|v| v.len() != n) {
+                return Err(crate::engine::Error::InvalidArg(format!(
+                    "column {name} has {} values for {n} rows",
+                    values.len()
+                )));
+            }
+        }
+        if let Some(bad) = run_of_row.iter().find(|&&r| r as usize >= runs.len()) {
+            return Err(crate::engine::Error::InvalidArg(format!(
+                "run index {bad} is out of range"
+            )));
         }
         let ts = now_ms();
         self.db.write(|c| {
             let mut stmt = c.prepare_cached(INSERT_METRIC)?;
-            let mut row = [None; 12];
-            for (r, step) in steps.iter().enumerate() {
-                row[0] = Some(*step);
-                for (i, values) in columns {
-                    row[*i] = Some(values[r]);
-                }
+            let value = |k: usize, r: usize| columns[k].map(|v| v[r]);
+            for (r, run) in run_of_row.iter().enumerate() {
                 stmt.execute(params![
-                    run_id, row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7], row[8],
-                    row[9], row[10], row[11], ts
+                    runs[*run as usize],
+                    value(0, r),
+                    value(1, r),
+                    value(2, r),
+                    value(3, r),
+                    value(4, r),
+                    value(5, r),
+                    value(6, r),
+                    value(7, r),
+                    value(8, r),
+                    value(9, r),
+                    value(10, r),
+                    value(11, r),
+                    ts
                 ])?;
             }
-            Ok(steps.len())
+            Ok(n)
         })
     }
 
