@@ -129,9 +129,127 @@ export interface LoadBundleAsyncOptions {
 
 /** Options of {@link openStore}. */
 export interface OpenStoreOptions {
-  /** The stores the file hosts (default: all stores of this build). */
-  stores?: Array<'training'>
+  /** The stores the file hosts: `['training']` (default) or `['agents']`. They cannot share a
+   * file: both keep a table named `runs`, as OnTheFly and overstory do. */
+  stores?: Array<'training' | 'agents'>
+  /** The agents store's state machine; each part given replaces overstory's default. */
+  agents?: AgentsOptions
 }
+
+// ---- the agents store (overstory's src/sessions/) --------------------------------------------
+
+/** overstory's agent states; any other string is accepted by `upsert` and custom transitions. */
+export type AgentState =
+  | 'booting' | 'working' | 'in_turn' | 'between_turns' | 'stalled' | 'completed' | 'zombie'
+  | (string & {})
+
+/** The state machine of `openStore(path, { stores: ['agents'], agents })`. */
+export interface AgentsOptions {
+  /** For each target state, the states it may be entered from (default: overstory's 7-state
+   * table, where `completed` is sticky and `zombie` only moves to `completed`). */
+  transitions?: Record<string, string[]>
+  /** States that clear `tmuxSession` when entered (default `['completed', 'zombie']`). */
+  terminalStates?: string[]
+  /** States `getActive()` returns (default: booting, working, in_turn, between_turns, stalled). */
+  activeStates?: string[]
+}
+
+/** One agent session as stored and returned. Timestamps are ISO 8601 strings. */
+export interface AgentSession {
+  id: string
+  /** The key of every operation: one session per agent name. */
+  agentName: string
+  /** builder, scout, reviewer, lead, merger, coordinator, … */
+  capability: string
+  worktreePath: string
+  branchName: string
+  taskId: string
+  /** `''` once the agent reached a terminal state. */
+  tmuxSession: string
+  state: AgentState
+  pid: number | null
+  /** `null` when the orchestrator spawned the agent. */
+  parentAgent: string | null
+  depth: number
+  runId: string | null
+  startedAt: string
+  lastActivity: string
+  /** 0 warn, 1 nudge, 2 escalate, 3 terminate. */
+  escalationLevel: number
+  stalledSince: string | null
+  transcriptPath: string | null
+  /** Omitted when unset. */
+  promptVersion?: string
+  /** The runtime's own session id; omitted when unset. */
+  claudeSessionId?: string
+}
+
+/** What `upsert` takes: an {@link AgentSession}; `depth` and `escalationLevel` default to 0 and
+ * the nullable fields to `null`. */
+export type AgentSessionInput = Omit<AgentSession, 'pid' | 'parentAgent' | 'depth' | 'runId' | 'escalationLevel' | 'stalledSince' | 'transcriptPath'> &
+  Partial<Pick<AgentSession, 'pid' | 'parentAgent' | 'depth' | 'runId' | 'escalationLevel' | 'stalledSince' | 'transcriptPath'>>
+
+/** The outcome of `tryTransitionState`. */
+export type TransitionOutcome =
+  | { ok: true; prev: AgentState; next: AgentState }
+  | { ok: false; reason: 'not_found'; attempted: AgentState }
+  | { ok: false; reason: 'illegal_transition'; prev: AgentState; attempted: AgentState }
+
+/** A run's status. */
+export type AgentRunStatus = 'active' | 'completed' | 'failed'
+
+/** A run grouping agent sessions. */
+export interface AgentRun {
+  id: string
+  startedAt: string
+  completedAt: string | null
+  /** Sessions whose `runId` is this run, counted on every read. */
+  agentCount: number
+  coordinatorSessionId: string | null
+  coordinatorName: string | null
+  status: AgentRunStatus
+}
+
+/** What `createRun` takes; every field is optional. */
+export interface AgentRunInput {
+  /** Default `run-<ISO timestamp>`. */
+  id?: string
+  /** Default now. */
+  startedAt?: string
+  coordinatorSessionId?: string | null
+  coordinatorName?: string | null
+  /** Default `'active'`. */
+  status?: AgentRunStatus
+  /** Written to the legacy column for older overstory binaries; never read. */
+  agentCount?: number
+}
+
+/** The result of importing overstory's legacy `sessions.json`. */
+export interface LegacyImportReport {
+  /** True when at least one session was imported. */
+  migrated: boolean
+  /** Entries written. */
+  imported: number
+  /** An unreadable or malformed file (`entry: null`) or entries that lack a required field. */
+  errors: Array<{ file: string; entry: number | null; reason: string }>
+}
+
+/** overstory's `SessionStore`: the methods of {@link AgentSessionStore} on a file of its own. */
+export type SessionStore = Omit<AgentSessionStore, never> & { close(): void }
+/** overstory's `RunStore`: the methods of {@link AgentRunStore} on a file of its own. */
+export type RunStore = Omit<AgentRunStore, never> & { close(): void }
+
+/** overstory's `createSessionStore(dbPath)`: opens (creating or adopting) `dbPath` with the
+ * agents store on a connection of its own. */
+export declare function createSessionStore(dbPath: string, options?: { agents?: AgentsOptions }): SessionStore
+/** overstory's `createRunStore(dbPath)`: the run store on a second connection to the same file. */
+export declare function createRunStore(dbPath: string, options?: { agents?: AgentsOptions }): RunStore
+/** overstory's `openSessionStore(overstoryDir)`: opens `<dir>/sessions.db` and, when it holds no
+ * session yet, imports `<dir>/sessions.json` in one transaction; problems are in `errors`. */
+export declare function openSessionStore(
+  overstoryDir: string,
+  options?: { agents?: AgentsOptions },
+): { store: SessionStore; migrated: boolean; imported: number; errors: LegacyImportReport['errors'] }
 
 /** One metric row of `insertMetric`. Missing optional fields are stored as NULL. */
 export interface MetricInsertRow {
@@ -356,10 +474,107 @@ export interface ReportLossDist {
  */
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
 
+/**
+ * overstory's `RunStore`: the runs that group agent sessions. `agentCount` is always the number
+ * of sessions whose `runId` is the run, counted on read.
+ */
+export declare class AgentRunStore {
+  /**
+   * Records a run and returns it. Every field is optional: `id` defaults to
+   * `run-<ISO timestamp>`, `startedAt` to now, `status` to `'active'`. A duplicate id throws
+   * `SQLITE_CONSTRAINT_PRIMARYKEY`, a status other than active/completed/failed
+   * `SQLITE_CONSTRAINT_CHECK`.
+   */
+  createRun(run?: AgentRunInput): AgentRun
+  /** The run with this id, or `null`. */
+  getRun(id: string): AgentRun | null
+  /** The most recently started active run, or `null`. */
+  getActiveRun(): AgentRun | null
+  /** The most recently started active run of the coordinator `coordinatorName`, or `null`. */
+  getActiveRunForCoordinator(coordinatorName: string): AgentRun | null
+  /** Runs, most recently started first; `status` filters, `limit` caps the count. */
+  listRuns(options?: { limit?: number; status?: AgentRunStatus }): AgentRun[]
+  /** Kept for overstory compatibility; does nothing (`agentCount` is derived on read). */
+  incrementAgentCount(runId: string): void
+  /**
+   * Marks the run `'completed'` or `'failed'` and stamps `completedAt`. An unknown id is a
+   * no-op; another status is `ERR_INVALID_ARG`.
+   */
+  completeRun(runId: string, status: 'completed' | 'failed'): void
+}
+
+/**
+ * overstory's `SessionStore`: one row per agent, keyed by `agentName`, with a lifecycle state
+ * machine enforced by `tryTransitionState`.
+ */
+export declare class AgentSessionStore {
+  /**
+   * Inserts the session, or overwrites every field of the one with the same `agentName`
+   * (its `id` included). Any state string is accepted. `depth` and `escalationLevel`
+   * default to 0, the nullable fields to `null`.
+   */
+  upsert(session: AgentSessionInput): void
+  /** The session of `agentName`, or `null`. */
+  getByName(agentName: string): AgentSession | null
+  /**
+   * Sessions in an active state (by default booting, working, in_turn, between_turns and
+   * stalled), oldest first.
+   */
+  getActive(): AgentSession[]
+  /** Every session, oldest first. */
+  getAll(): AgentSession[]
+  /** The number of sessions. */
+  count(): number
+  /** The sessions of one run, oldest first. */
+  getByRun(runId: string): AgentSession[]
+  /**
+   * Sets the state without checking the transition table (forced cleanup paths); a terminal
+   * state clears `tmuxSession`. An unknown agent is a no-op.
+   */
+  updateState(agentName: string, state: AgentState): void
+  /**
+   * Moves the agent to `state` if the transition table allows it from its current state, as
+   * one compare-and-swap: of racing writers exactly the allowed ones apply. Returns
+   * `{ ok: true, prev, next }`, or `{ ok: false, reason: 'not_found' | 'illegal_transition',
+   * prev?, attempted }` with the state that blocked it.
+   */
+  tryTransitionState(agentName: string, state: AgentState): TransitionOutcome
+  /** Sets `lastActivity` to now (ISO 8601); nothing else changes. */
+  updateLastActivity(agentName: string): void
+  /**
+   * Sets the escalation level (0 warn, 1 nudge, 2 escalate, 3 terminate) and `stalledSince`
+   * (`null` clears it).
+   */
+  updateEscalation(agentName: string, level: number, stalledSince: string | null): void
+  /** Sets `transcriptPath`. An unknown agent is a no-op. */
+  updateTranscriptPath(agentName: string, path: string): void
+  /** Sets `claudeSessionId` (the runtime's own session id). An unknown agent is a no-op. */
+  updateClaudeSessionId(agentName: string, sessionId: string): void
+  /** Deletes the session. An unknown agent is a no-op. */
+  remove(agentName: string): void
+  /**
+   * Deletes sessions and returns how many: `{ all: true }` deletes every one; otherwise
+   * `state` and `agent` are combined with AND; with no criterion nothing is deleted (0).
+   */
+  purge(options: { all?: boolean; state?: AgentState; agent?: string }): number
+  /**
+   * Imports overstory's legacy `sessions.json` at `file` when the store holds no session yet
+   * (see the README: missing file → nothing; last entry of an agent wins; optional fields
+   * defaulted), in one transaction. Returns `{ migrated, imported, errors }`, where `errors`
+   * lists an unreadable or malformed file (`entry: null`) and entries lacking a required
+   * field (`entry`: their index); the other entries are still imported.
+   */
+  importLegacyJson(file: string): LegacyImportReport
+}
+
 /** One open SQLite file and the stores it hosts. Create it with `openStore`. */
 export declare class Store {
   /** The training store (OnTheFly's `storage.ts` functions as methods). */
   get training(): TrainingStore
+  /** The agents store (overstory's `SessionStore`); needs `stores: ['agents']`. */
+  get agents(): AgentSessionStore
+  /** The runs of the agents store (overstory's `RunStore`); needs `stores: ['agents']`. */
+  get agentRuns(): AgentRunStore
   /** The file's path as given to `openStore`. */
   get path(): string
   /** False once `close()` was called. */
@@ -606,10 +821,12 @@ export interface LoadBundleResult {
  * Opens (creating if needed) the SQLite file at `path` and brings the requested stores to the
  * current schema; the folder must exist.
  *
- * `options.stores` names the stores to host (default: all this build has, currently
- * `['training']`). A file written by OnTheFly is adopted in place with every row kept; a file
- * written by a newer stowage is refused with `ERR_SCHEMA_TOO_NEW` and left untouched. Several
- * `Store`s (in this or other processes) may open the same file.
+ * `options.stores` names the stores to host: `['training']` (the default) or `['agents']`; the
+ * two cannot share a file, as both keep a table named `runs`. `options.agents` replaces the
+ * agents store's state machine (overstory's by default). A file written by OnTheFly or
+ * overstory is adopted in place with every row kept; a file written by a newer stowage is
+ * refused with `ERR_SCHEMA_TOO_NEW` and left untouched. Several `Store`s (in this or other
+ * processes) may open the same file.
  */
 export declare function openStore(path: string, options?: OpenStoreOptions): Store
 

@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process'
 import { join } from 'node:path'
 import { expect, it } from 'vitest'
 
-it('the extension-shaped fixture type-checks against index.d.ts', () => {
+it('the extension- and overstory-shaped fixtures type-check against index.d.ts', () => {
   const tsc = join(__dirname, '..', 'node_modules', 'typescript', 'bin', 'tsc')
   const r = spawnSync(process.execPath, [tsc, '-p', join(__dirname, 'fixtures', 'extension', 'tsconfig.json')], { encoding: 'utf8' })
   expect(r.stdout + r.stderr).toBe('')

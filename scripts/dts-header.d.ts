@@ -129,9 +129,127 @@ export interface LoadBundleAsyncOptions {
 
 /** Options of {@link openStore}. */
 export interface OpenStoreOptions {
-  /** The stores the file hosts (default: all stores of this build). */
-  stores?: Array<'training'>
+  /** The stores the file hosts: `['training']` (default) or `['agents']`. They cannot share a
+   * file: both keep a table named `runs`, as OnTheFly and overstory do. */
+  stores?: Array<'training' | 'agents'>
+  /** The agents store's state machine; each part given replaces overstory's default. */
+  agents?: AgentsOptions
 }
+
+// ---- the agents store (overstory's src/sessions/) --------------------------------------------
+
+/** overstory's agent states; any other string is accepted by `upsert` and custom transitions. */
+export type AgentState =
+  | 'booting' | 'working' | 'in_turn' | 'between_turns' | 'stalled' | 'completed' | 'zombie'
+  | (string & {})
+
+/** The state machine of `openStore(path, { stores: ['agents'], agents })`. */
+export interface AgentsOptions {
+  /** For each target state, the states it may be entered from (default: overstory's 7-state
+   * table, where `completed` is sticky and `zombie` only moves to `completed`). */
+  transitions?: Record<string, string[]>
+  /** States that clear `tmuxSession` when entered (default `['completed', 'zombie']`). */
+  terminalStates?: string[]
+  /** States `getActive()` returns (default: booting, working, in_turn, between_turns, stalled). */
+  activeStates?: string[]
+}
+
+/** One agent session as stored and returned. Timestamps are ISO 8601 strings. */
+export interface AgentSession {
+  id: string
+  /** The key of every operation: one session per agent name. */
+  agentName: string
+  /** builder, scout, reviewer, lead, merger, coordinator, … */
+  capability: string
+  worktreePath: string
+  branchName: string
+  taskId: string
+  /** `''` once the agent reached a terminal state. */
+  tmuxSession: string
+  state: AgentState
+  pid: number | null
+  /** `null` when the orchestrator spawned the agent. */
+  parentAgent: string | null
+  depth: number
+  runId: string | null
+  startedAt: string
+  lastActivity: string
+  /** 0 warn, 1 nudge, 2 escalate, 3 terminate. */
+  escalationLevel: number
+  stalledSince: string | null
+  transcriptPath: string | null
+  /** Omitted when unset. */
+  promptVersion?: string
+  /** The runtime's own session id; omitted when unset. */
+  claudeSessionId?: string
+}
+
+/** What `upsert` takes: an {@link AgentSession}; `depth` and `escalationLevel` default to 0 and
+ * the nullable fields to `null`. */
+export type AgentSessionInput = Omit<AgentSession, 'pid' | 'parentAgent' | 'depth' | 'runId' | 'escalationLevel' | 'stalledSince' | 'transcriptPath'> &
+  Partial<Pick<AgentSession, 'pid' | 'parentAgent' | 'depth' | 'runId' | 'escalationLevel' | 'stalledSince' | 'transcriptPath'>>
+
+/** The outcome of `tryTransitionState`. */
+export type TransitionOutcome =
+  | { ok: true; prev: AgentState; next: AgentState }
+  | { ok: false; reason: 'not_found'; attempted: AgentState }
+  | { ok: false; reason: 'illegal_transition'; prev: AgentState; attempted: AgentState }
+
+/** A run's status. */
+export type AgentRunStatus = 'active' | 'completed' | 'failed'
+
+/** A run grouping agent sessions. */
+export interface AgentRun {
+  id: string
+  startedAt: string
+  completedAt: string | null
+  /** Sessions whose `runId` is this run, counted on every read. */
+  agentCount: number
+  coordinatorSessionId: string | null
+  coordinatorName: string | null
+  status: AgentRunStatus
+}
+
+/** What `createRun` takes; every field is optional. */
+export interface AgentRunInput {
+  /** Default `run-<ISO timestamp>`. */
+  id?: string
+  /** Default now. */
+  startedAt?: string
+  coordinatorSessionId?: string | null
+  coordinatorName?: string | null
+  /** Default `'active'`. */
+  status?: AgentRunStatus
+  /** Written to the legacy column for older overstory binaries; never read. */
+  agentCount?: number
+}
+
+/** The result of importing overstory's legacy `sessions.json`. */
+export interface LegacyImportReport {
+  /** True when at least one session was imported. */
+  migrated: boolean
+  /** Entries written. */
+  imported: number
+  /** An unreadable or malformed file (`entry: null`) or entries that lack a required field. */
+  errors: Array<{ file: string; entry: number | null; reason: string }>
+}
+
+/** overstory's `SessionStore`: the methods of {@link AgentSessionStore} on a file of its own. */
+export type SessionStore = Omit<AgentSessionStore, never> & { close(): void }
+/** overstory's `RunStore`: the methods of {@link AgentRunStore} on a file of its own. */
+export type RunStore = Omit<AgentRunStore, never> & { close(): void }
+
+/** overstory's `createSessionStore(dbPath)`: opens (creating or adopting) `dbPath` with the
+ * agents store on a connection of its own. */
+export declare function createSessionStore(dbPath: string, options?: { agents?: AgentsOptions }): SessionStore
+/** overstory's `createRunStore(dbPath)`: the run store on a second connection to the same file. */
+export declare function createRunStore(dbPath: string, options?: { agents?: AgentsOptions }): RunStore
+/** overstory's `openSessionStore(overstoryDir)`: opens `<dir>/sessions.db` and, when it holds no
+ * session yet, imports `<dir>/sessions.json` in one transaction; problems are in `errors`. */
+export declare function openSessionStore(
+  overstoryDir: string,
+  options?: { agents?: AgentsOptions },
+): { store: SessionStore; migrated: boolean; imported: number; errors: LegacyImportReport['errors'] }
 
 /** One metric row of `insertMetric`. Missing optional fields are stored as NULL. */
 export interface MetricInsertRow {

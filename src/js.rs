@@ -277,6 +277,36 @@ impl Js {
         (0..len).map(|i| self.element(arr, i)).collect()
     }
 
+    /// The object's own enumerable string keys, in property order.
+    pub fn keys(self, obj: Val) -> Result<Vec<String>> {
+        let mut names = ptr::null_mut();
+        self.check(unsafe { sys::napi_get_property_names(self.0, obj, &mut names) })?;
+        self.items(names)?
+            .into_iter()
+            .map(|k| self.read_string(k))
+            .collect()
+    }
+
+    /// A list of strings.
+    pub fn strings(self, v: Val, at: At<'_>) -> Result<Vec<String>> {
+        if !self.is_array(v)? {
+            return Err(self.type_error(at, "an array of strings", v));
+        }
+        self.items(v)?
+            .into_iter()
+            .enumerate()
+            .map(|(i, item)| {
+                self.str(
+                    item,
+                    At {
+                        func: at.func,
+                        arg: &format!("{}[{i}]", at.arg),
+                    },
+                )
+            })
+            .collect()
+    }
+
     /// The elements of a typed array of the given kind, read in place. The slice must not outlive
     /// the current call (no JS may run while it is in use).
     pub fn typed_slice<'a, T>(
@@ -413,6 +443,15 @@ impl Js {
         }
     }
 
+    /// An integer that a JS number holds exactly, or `None` for `null`/`undefined`.
+    pub fn opt_int(self, v: Val, at: At<'_>) -> Result<Option<i64>> {
+        match self.opt_num(v, at)? {
+            None => Ok(None),
+            Some(x) if x.fract() == 0.0 && x.abs() <= MAX_SAFE as f64 => Ok(Some(x as i64)),
+            Some(_) => Err(self.range_error(at, "must be an integer within ±(2^53−1)")),
+        }
+    }
+
     /// A number when `v` is one, otherwise `None` without coercion (OnTheFly's
     /// `Number.isFinite(x) ? x : null` for log steps).
     pub fn number_if_number(self, v: Val) -> Result<Option<f64>> {
@@ -443,6 +482,12 @@ impl Js {
     pub fn null(self) -> Result<Val> {
         let mut v = ptr::null_mut();
         self.check(unsafe { sys::napi_get_null(self.0, &mut v) })?;
+        Ok(v)
+    }
+
+    pub fn boolean(self, b: bool) -> Result<Val> {
+        let mut v = ptr::null_mut();
+        self.check(unsafe { sys::napi_get_boolean(self.0, b, &mut v) })?;
         Ok(v)
     }
 

@@ -4,6 +4,7 @@
 //! core, and core errors become JS errors carrying the core's stable `code`. The package entry
 //! (`index.js`) adds the module-level drop-in functions of OnTheFly's `storage.ts` on top.
 
+mod agents;
 mod handle;
 mod job;
 mod js;

@@ -4,11 +4,13 @@ use std::path::Path;
 
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
+use stowage_core::agents::AgentsConfig;
 use stowage_core::engine::CheckpointMode;
 use stowage_core::{Database, OpenOptions, StoreKind};
 
+use crate::agents::{AgentRunStore, AgentSessionStore};
 use crate::handle::Handle;
-use crate::js::{At, Js};
+use crate::js::{At, Js, Val};
 use crate::training::TrainingStore;
 
 /// One open SQLite file and the stores it hosts. Create it with `openStore`.
@@ -16,6 +18,8 @@ use crate::training::TrainingStore;
 pub struct Store {
     handle: Handle,
     training: Reference<TrainingStore>,
+    agents: Reference<AgentSessionStore>,
+    agent_runs: Reference<AgentRunStore>,
 }
 
 /// Facts about an open store file.
@@ -54,10 +58,12 @@ pub struct CheckpointResult {
 /// Opens (creating if needed) the SQLite file at `path` and brings the requested stores to the
 /// current schema; the folder must exist.
 ///
-/// `options.stores` names the stores to host (default: all this build has, currently
-/// `['training']`). A file written by OnTheFly is adopted in place with every row kept; a file
-/// written by a newer stowage is refused with `ERR_SCHEMA_TOO_NEW` and left untouched. Several
-/// `Store`s (in this or other processes) may open the same file.
+/// `options.stores` names the stores to host: `['training']` (the default) or `['agents']`; the
+/// two cannot share a file, as both keep a table named `runs`. `options.agents` replaces the
+/// agents store's state machine (overstory's by default). A file written by OnTheFly or
+/// overstory is adopted in place with every row kept; a file written by a newer stowage is
+/// refused with `ERR_SCHEMA_TOO_NEW` and left untouched. Several `Store`s (in this or other
+/// processes) may open the same file.
 #[napi(
     catch_unwind,
     ts_args_type = "path: string, options?: OpenStoreOptions"
@@ -72,7 +78,8 @@ pub fn open_store(env: Env, path: Unknown<'_>, options: Unknown<'_>) -> Result<S
             arg: "path",
         },
     )?;
-    let mut stores = StoreKind::ALL.to_vec();
+    let mut stores = vec![StoreKind::Training];
+    let mut agents = AgentsConfig::default();
     if !js.is_nullish(options.raw())? {
         let options = js.object(
             options.raw(),
@@ -109,14 +116,63 @@ pub fn open_store(env: Env, path: Unknown<'_>, options: Unknown<'_>) -> Result<S
                 })
                 .collect::<Result<_>>()?;
         }
+        let config = js.get(options, "agents")?;
+        if !js.is_nullish(config)? {
+            agents = agents_config(js, config)?;
+        }
     }
-    let db = Database::open(Path::new(&path), &OpenOptions { stores }).map_err(|e| js.core(e))?;
+    let db = Database::open(Path::new(&path), &OpenOptions { stores, agents })
+        .map_err(|e| js.core(e))?;
     let handle = Handle::new(db);
     let training = TrainingStore {
         handle: handle.clone(),
     }
     .into_reference(env)?;
-    Ok(Store { handle, training })
+    let agents = AgentSessionStore {
+        handle: handle.clone(),
+    }
+    .into_reference(env)?;
+    let agent_runs = AgentRunStore {
+        handle: handle.clone(),
+    }
+    .into_reference(env)?;
+    Ok(Store {
+        handle,
+        training,
+        agents,
+        agent_runs,
+    })
+}
+
+/// `options.agents`: `{ transitions?, terminalStates?, activeStates? }`, each replacing the
+/// default's part.
+fn agents_config(js: Js, v: Val) -> Result<AgentsConfig> {
+    let f = "openStore";
+    let at = |arg| At { func: f, arg };
+    let o = js.object(v, at("options.agents"))?;
+    let mut config = AgentsConfig::default();
+    let transitions = js.get(o, "transitions")?;
+    if !js.is_nullish(transitions)? {
+        let t = js.object(transitions, at("options.agents.transitions"))?;
+        config.transitions = js
+            .keys(t)?
+            .into_iter()
+            .map(|target| {
+                let arg = format!("options.agents.transitions.{target}");
+                let from = js.strings(js.get(t, &target)?, At { func: f, arg: &arg })?;
+                Ok((target, from))
+            })
+            .collect::<Result<_>>()?;
+    }
+    let terminal = js.get(o, "terminalStates")?;
+    if !js.is_nullish(terminal)? {
+        config.terminal_states = js.strings(terminal, at("options.agents.terminalStates"))?;
+    }
+    let active = js.get(o, "activeStates")?;
+    if !js.is_nullish(active)? {
+        config.active_states = js.strings(active, at("options.agents.activeStates"))?;
+    }
+    Ok(config)
 }
 
 #[napi]
@@ -125,6 +181,18 @@ impl Store {
     #[napi(getter, catch_unwind)]
     pub fn training(&self, env: Env) -> Result<Reference<TrainingStore>> {
         self.training.clone(env)
+    }
+
+    /// The agents store (overstory's `SessionStore`); needs `stores: ['agents']`.
+    #[napi(getter, catch_unwind)]
+    pub fn agents(&self, env: Env) -> Result<Reference<AgentSessionStore>> {
+        self.agents.clone(env)
+    }
+
+    /// The runs of the agents store (overstory's `RunStore`); needs `stores: ['agents']`.
+    #[napi(getter, catch_unwind)]
+    pub fn agent_runs(&self, env: Env) -> Result<Reference<AgentRunStore>> {
+        self.agent_runs.clone(env)
     }
 
     /// The file's path as given to `openStore`.

@@ -16,6 +16,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+pub mod agents;
 pub mod engine;
 pub mod jsnum;
 pub mod training;

@@ -1,6 +1,7 @@
 //! The engine: opening a file with stowage's pragmas, migrating the stores it hosts, and the
 //! maintenance operations every store shares (integrity check, checkpoint, backup).
 
+pub(crate) mod adopt;
 pub mod backup;
 pub mod error;
 pub mod migrate;
@@ -14,6 +15,7 @@ use rusqlite::{Connection, OpenFlags};
 pub use error::{Error, Result};
 pub use rows::Rows;
 
+use crate::agents::{Agents, AgentsConfig};
 use crate::training::Training;
 
 /// A store that a file can host.
@@ -21,16 +23,19 @@ use crate::training::Training;
 pub enum StoreKind {
     /// ML training runs: the drop-in replacement for OnTheFly's `storage.ts`.
     Training,
+    /// Agent sessions and their runs: overstory's `sessions.db`.
+    Agents,
 }
 
 impl StoreKind {
     /// Every store this build implements, in migration order.
-    pub const ALL: [StoreKind; 1] = [StoreKind::Training];
+    pub const ALL: [StoreKind; 2] = [StoreKind::Training, StoreKind::Agents];
 
     /// The store's name, as used in `openStore(path, { stores })` and the ledger.
     pub fn name(self) -> &'static str {
         match self {
             StoreKind::Training => "training",
+            StoreKind::Agents => "agents",
         }
     }
 
@@ -52,14 +57,19 @@ impl StoreKind {
 /// How to open a file.
 #[derive(Debug, Clone)]
 pub struct OpenOptions {
-    /// The stores to host (and migrate) in this file.
+    /// The stores to host (and migrate) in this file. `training` and `agents` cannot share a
+    /// file: both keep a table named `runs`, as OnTheFly and overstory do.
     pub stores: Vec<StoreKind>,
+    /// The state machine of the agents store.
+    pub agents: AgentsConfig,
 }
 
 impl Default for OpenOptions {
+    /// The training store only, and overstory's state machine should `agents` be added.
     fn default() -> Self {
         OpenOptions {
-            stores: StoreKind::ALL.to_vec(),
+            stores: vec![StoreKind::Training],
+            agents: AgentsConfig::default(),
         }
     }
 }
@@ -71,6 +81,7 @@ pub struct Database {
     path: PathBuf,
     journal_mode: String,
     stores: Vec<StoreKind>,
+    agents: AgentsConfig,
 }
 
 /// How long a connection waits for another connection's lock before `SQLITE_BUSY`.
@@ -94,13 +105,20 @@ impl Database {
             },
             other => other,
         };
-        let conn = Connection::open_with_flags(path, flags).map_err(|e| with_path(e.into()))?;
-        conn.busy_timeout(std::time::Duration::from_millis(BUSY_TIMEOUT_MS.into()))
-            .map_err(|e| with_path(e.into()))?;
         let stores: Vec<StoreKind> = StoreKind::ALL
             .into_iter()
             .filter(|s| options.stores.contains(s))
             .collect();
+        if stores.contains(&StoreKind::Training) && stores.contains(&StoreKind::Agents) {
+            return Err(Error::InvalidArg(
+                "the training and agents stores both keep a table named 'runs' (as OnTheFly and \
+                 overstory do) and cannot share a file; open them in separate files"
+                    .into(),
+            ));
+        }
+        let conn = Connection::open_with_flags(path, flags).map_err(|e| with_path(e.into()))?;
+        conn.busy_timeout(std::time::Duration::from_millis(BUSY_TIMEOUT_MS.into()))
+            .map_err(|e| with_path(e.into()))?;
         // Read-only checks first: a file that is refused (not SQLite, too new, someone else's
         // tables) must not even get its journal mode changed.
         for store in &stores {
@@ -108,12 +126,16 @@ impl Database {
                 StoreKind::Training => {
                     crate::training::schema::check(&conn, path).map_err(with_path)?
                 }
+                StoreKind::Agents => {
+                    crate::agents::schema::check(&conn, path).map_err(with_path)?
+                }
             }
         }
         let journal_mode = configure(&conn).map_err(with_path)?;
         for store in &stores {
             match store {
                 StoreKind::Training => crate::training::schema::prepare(&conn, path)?,
+                StoreKind::Agents => crate::agents::schema::prepare(&conn, path)?,
             }
         }
         Ok(Database {
@@ -121,6 +143,7 @@ impl Database {
             path: path.to_path_buf(),
             journal_mode,
             stores,
+            agents: options.agents.clone(),
         })
     }
 
@@ -151,6 +174,20 @@ impl Database {
         } else {
             Err(Error::StoreNotOpen(StoreKind::Training.name()))
         }
+    }
+
+    /// The agents store, if this file was opened with it.
+    pub fn agents(&self) -> Result<Agents<'_>> {
+        if self.stores.contains(&StoreKind::Agents) {
+            Ok(Agents::new(self))
+        } else {
+            Err(Error::StoreNotOpen(StoreKind::Agents.name()))
+        }
+    }
+
+    /// The state machine the agents store enforces.
+    pub(crate) fn agents_config(&self) -> &AgentsConfig {
+        &self.agents
     }
 
     /// Runs `f` in a `BEGIN IMMEDIATE` transaction (a savepoint when one is already open):

@@ -21,6 +21,7 @@ use std::sync::OnceLock;
 
 use rusqlite::Connection;
 
+use crate::engine::adopt::{self, Shape};
 use crate::engine::migrate::{self, Migration};
 use crate::engine::{ident, now_ms, table_columns, write_tx, Column, Error, Result};
 
@@ -86,40 +87,11 @@ fn backfill_primary_edges(conn: &Connection) -> Result<()> {
     Ok(())
 }
 
-/// Every table of a schema with its columns.
-pub(crate) type Shape = Vec<(String, Vec<Column>)>;
-
 /// The tables and columns after applying the first `n` migrations, for every `n`: what a file
-/// whose ledger says `n` must contain. Computed once per process on an in-memory database.
+/// whose ledger says `n` must contain.
 pub(crate) fn shapes() -> &'static [Shape] {
     static SHAPES: OnceLock<Vec<Shape>> = OnceLock::new();
-    SHAPES.get_or_init(|| {
-        let conn = Connection::open_in_memory().expect("in-memory SQLite always opens");
-        let mut out = vec![Vec::new()];
-        for m in &MIGRATIONS {
-            conn.execute_batch(m.sql)
-                .expect("embedded migrations are valid SQL");
-            let names: Vec<String> = conn
-                .prepare(
-                    "SELECT name FROM sqlite_schema WHERE type = 'table'
-                     AND name NOT LIKE 'sqlite_%' ORDER BY name",
-                )
-                .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
-                .expect("schema query on an in-memory database");
-            let shape = names
-                .into_iter()
-                .map(|n| {
-                    let cols = table_columns(&conn, "main", &n)
-                        .ok()
-                        .flatten()
-                        .expect("a table just created has columns");
-                    (n, cols)
-                })
-                .collect();
-            out.push(shape);
-        }
-        out
-    })
+    SHAPES.get_or_init(|| adopt::shapes(&MIGRATIONS))
 }
 
 /// What adoption has to do to a file.
@@ -139,19 +111,7 @@ impl Plan {
     /// Applies the plan; returns the name and columns of the legacy report table set aside.
     fn adopt(&self, conn: &Connection) -> Result<Option<(String, Vec<Column>)>> {
         for (table, col) in &self.add {
-            let mut sql = format!(
-                "ALTER TABLE {} ADD COLUMN {} {}",
-                ident(table),
-                ident(&col.name),
-                col.decl_type
-            );
-            if let Some(default) = &col.default {
-                sql.push_str(&format!(" DEFAULT {default}"));
-                if col.notnull {
-                    sql.push_str(" NOT NULL");
-                }
-            }
-            conn.execute_batch(&sql)?;
+            adopt::add_column(conn, table, col)?;
         }
         let Some(cols) = &self.legacy_report else {
             return Ok(None);
@@ -173,32 +133,24 @@ impl Plan {
 
 /// Compares the file's tables with the shape its ledger (at `applied`) promises. Read-only.
 fn inspect(conn: &Connection, applied: i64) -> Result<Plan> {
-    let shapes = shapes();
-    let target = usize::try_from(applied)
-        .unwrap_or(0)
-        .clamp(1, shapes.len() - 1);
     let mut plan = Plan::default();
-    for (table, expected) in &shapes[target] {
-        let Some(actual) = table_columns(conn, "main", table)? else {
-            continue;
-        };
-        let has = |name: &str| actual.iter().any(|c| c.name.eq_ignore_ascii_case(name));
-        if table == "report_loss_dist"
+    for t in adopt::present(conn, shapes(), applied)? {
+        if t.table == "report_loss_dist"
             && applied == 0
-            && (has("kind") || !has("losses") || !has("subset_on"))
+            && (t.has("kind") || !t.has("losses") || !t.has("subset_on"))
         {
-            plan.legacy_report = Some(actual);
+            plan.legacy_report = Some(t.actual);
             continue;
         }
-        if let Some(key) = expected.iter().find(|c| c.pk && !has(&c.name)) {
+        if let Some(key) = t.expected.iter().find(|c| c.pk && !t.has(&c.name)) {
             return Err(Error::SchemaConflict(format!(
-                "table '{table}' exists but has no '{}' column: it is not a training-store \
+                "table '{}' exists but has no '{}' column: it is not a training-store \
                      table, and the file was not modified",
-                key.name
+                t.table, key.name
             )));
         }
-        for col in expected.iter().filter(|c| !has(&c.name)) {
-            plan.add.push((table.clone(), col.clone()));
+        for col in t.expected.iter().filter(|c| !t.has(&c.name)) {
+            plan.add.push((t.table.to_string(), col.clone()));
         }
     }
     Ok(plan)

@@ -1,0 +1,170 @@
+//! Import of overstory's legacy `sessions.json` (its `compat.ts`), with two fixes: the import is
+//! one transaction (all valid entries or none), and a malformed file or entry is reported in
+//! [`ImportReport::errors`] instead of silently ignored.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::{Map, Value as Json};
+
+use super::{upsert_on, AgentSession, Agents};
+use crate::engine::{write_tx, Error, Result};
+
+/// What [`Agents::import_legacy_sessions`] did.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ImportReport {
+    /// True when at least one session was imported.
+    pub migrated: bool,
+    /// Entries written (duplicates of one agent name count once per entry: the last wins).
+    pub imported: usize,
+    /// The file, or individual entries, that could not be imported.
+    pub errors: Vec<ImportIssue>,
+}
+
+/// One problem found while importing.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ImportIssue {
+    /// The legacy file.
+    pub file: PathBuf,
+    /// Position of the entry in the file's array, or `None` when the whole file is unusable.
+    pub entry: Option<usize>,
+    /// What is wrong.
+    pub reason: String,
+}
+
+impl Agents<'_> {
+    /// Imports the sessions of overstory's legacy `sessions.json` at `file`, following
+    /// overstory's rules: nothing happens when the store already holds sessions (SQLite is
+    /// authoritative); a missing file imports nothing without error; entries are upserted in
+    /// file order, so of two entries for one agent the last wins; missing optional fields get
+    /// overstory's defaults (`pid`, `parentAgent`, `runId`, `stalledSince`, `transcriptPath`
+    /// null; `depth`, `escalationLevel` 0); a pre-2026 `beadId` stands in for `taskId`. The
+    /// file is never modified.
+    ///
+    /// Unlike overstory, the import is one transaction, and an unreadable or malformed file, a
+    /// non-array, or an entry lacking a required field is listed in `errors` (the other
+    /// entries are still imported).
+    pub fn import_legacy_sessions(&self, file: &Path) -> Result<ImportReport> {
+        let mut report = ImportReport::default();
+        if self.count()? > 0 {
+            return Ok(report);
+        }
+        let issue = |entry: Option<usize>, reason: String| ImportIssue {
+            file: file.to_path_buf(),
+            entry,
+            reason,
+        };
+        let bytes = match std::fs::read(file) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(report),
+            Err(e) => {
+                report.errors.push(issue(None, format!("cannot read: {e}")));
+                return Ok(report);
+            }
+        };
+        let entries = match serde_json::from_slice::<Json>(&bytes) {
+            Ok(Json::Array(items)) => items,
+            Ok(other) => {
+                let kind = match other {
+                    Json::Object(_) => "an object",
+                    Json::String(_) => "a string",
+                    Json::Number(_) => "a number",
+                    Json::Bool(_) => "a boolean",
+                    _ => "null",
+                };
+                report.errors.push(issue(
+                    None,
+                    format!("expected an array of sessions, found {kind}"),
+                ));
+                return Ok(report);
+            }
+            Err(e) => {
+                report
+                    .errors
+                    .push(issue(None, format!("not valid JSON: {e}")));
+                return Ok(report);
+            }
+        };
+        let mut sessions = Vec::with_capacity(entries.len());
+        for (i, entry) in entries.iter().enumerate() {
+            match legacy_session(entry) {
+                Ok(s) => sessions.push(s),
+                Err(reason) => report.errors.push(issue(Some(i), reason)),
+            }
+        }
+        if sessions.is_empty() {
+            return Ok(report);
+        }
+        write_tx(self.conn(), |c| {
+            // Another process may have recorded or imported sessions since the check above.
+            let count: i64 = c.query_row("SELECT count(*) FROM sessions", [], |r| r.get(0))?;
+            if count > 0 {
+                return Ok(());
+            }
+            for s in &sessions {
+                upsert_on(c, s)?;
+            }
+            report.imported = sessions.len();
+            report.migrated = true;
+            Ok::<_, Error>(())
+        })?;
+        Ok(report)
+    }
+}
+
+/// One legacy entry as a session, or why it cannot be one.
+fn legacy_session(entry: &Json) -> Result<AgentSession, String> {
+    let Json::Object(o) = entry else {
+        return Err("not an object".into());
+    };
+    let req = |key: &str| -> Result<String, String> {
+        match o.get(key) {
+            Some(Json::String(s)) => Ok(s.clone()),
+            Some(_) => Err(format!("'{key}' is not a string")),
+            None => Err(format!("'{key}' is missing")),
+        }
+    };
+    let task_id = match (o.get("taskId"), o.get("beadId")) {
+        (Some(_), _) | (None, None) => req("taskId")?,
+        (None, Some(_)) => req("beadId")?,
+    };
+    Ok(AgentSession {
+        id: req("id")?,
+        agent_name: req("agentName")?,
+        capability: req("capability")?,
+        worktree_path: req("worktreePath")?,
+        branch_name: req("branchName")?,
+        task_id,
+        tmux_session: req("tmuxSession")?,
+        state: req("state")?,
+        pid: opt_int(o, "pid")?,
+        parent_agent: opt_str(o, "parentAgent")?,
+        depth: opt_int(o, "depth")?.unwrap_or(0),
+        run_id: opt_str(o, "runId")?,
+        started_at: req("startedAt")?,
+        last_activity: req("lastActivity")?,
+        escalation_level: opt_int(o, "escalationLevel")?.unwrap_or(0),
+        stalled_since: opt_str(o, "stalledSince")?,
+        transcript_path: opt_str(o, "transcriptPath")?,
+        prompt_version: opt_str(o, "promptVersion")?,
+        claude_session_id: opt_str(o, "claudeSessionId")?,
+    })
+}
+
+fn opt_str(o: &Map<String, Json>, key: &str) -> Result<Option<String>, String> {
+    match o.get(key) {
+        None | Some(Json::Null) => Ok(None),
+        Some(Json::String(s)) => Ok(Some(s.clone())),
+        Some(_) => Err(format!("'{key}' is not a string")),
+    }
+}
+
+fn opt_int(o: &Map<String, Json>, key: &str) -> Result<Option<i64>, String> {
+    match o.get(key) {
+        None | Some(Json::Null) => Ok(None),
+        Some(Json::Number(n)) => n
+            .as_i64()
+            .map(Some)
+            .ok_or_else(|| format!("'{key}' is not an integer")),
+        Some(_) => Err(format!("'{key}' is not a number")),
+    }
+}
