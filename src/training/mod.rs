@@ -11,7 +11,7 @@ mod reports;
 
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
-use stowage_core::training::{FinalModelInput, MetricInput, Training};
+use stowage_core::training::{FinalModelInput, MetricInput, Training, METRIC_COLUMNS};
 
 use crate::handle::Handle;
 use crate::js::{At, Js, Raw, Val};
@@ -23,22 +23,6 @@ use crate::js::{At, Js, Raw, Val};
 pub struct TrainingStore {
     pub(crate) handle: Handle,
 }
-
-/// The metric columns of `MetricInsertRow`, in table order.
-const METRIC_FIELDS: [&str; 12] = [
-    "step",
-    "epoch",
-    "loss",
-    "val_loss",
-    "accuracy",
-    "lr",
-    "grad_norm",
-    "weight_norm",
-    "activation_zero_frac",
-    "throughput",
-    "mem_vram",
-    "gpu_util",
-];
 
 pub(crate) fn at<'a>(func: &'a str, arg: &'a str) -> At<'a> {
     At { func, arg }
@@ -56,7 +40,7 @@ impl TrainingStore {
     /// The property keys of a metric row, made once per call.
     fn metric_keys(js: Js) -> Result<[Val; 12]> {
         let mut keys = [std::ptr::null_mut(); 12];
-        for (k, field) in keys.iter_mut().zip(METRIC_FIELDS) {
+        for (k, field) in keys.iter_mut().zip(METRIC_COLUMNS) {
             *k = js.string(field)?;
         }
         Ok(keys)
@@ -72,7 +56,7 @@ impl TrainingStore {
         row: Val,
     ) -> Result<MetricInput> {
         let mut vals = [None; 12];
-        for ((slot, field), key) in vals.iter_mut().zip(METRIC_FIELDS).zip(keys) {
+        for ((slot, field), key) in vals.iter_mut().zip(METRIC_COLUMNS).zip(keys) {
             let v = js.get_key(row, *key)?;
             *slot = match js.number_value(v) {
                 Some(x) => Some(x),

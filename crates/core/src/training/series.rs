@@ -18,21 +18,10 @@ use rusqlite::{params, Connection, OptionalExtension};
 
 use super::Training;
 use crate::engine::{Error, Result};
+use crate::training::METRIC_COLUMNS;
 
 /// The metrics a series can be read for (the numeric columns of `metrics` other than `step`).
-pub const SERIES_METRICS: [&str; 11] = [
-    "epoch",
-    "loss",
-    "val_loss",
-    "accuracy",
-    "lr",
-    "grad_norm",
-    "weight_norm",
-    "activation_zero_frac",
-    "throughput",
-    "mem_vram",
-    "gpu_util",
-];
+pub const SERIES_METRICS: &[&str] = METRIC_COLUMNS.split_at(1).1;
 
 /// Smallest summarised block: 2^6 = 64 steps.
 pub const BASE_LEVEL: i32 = 6;
