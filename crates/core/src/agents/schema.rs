@@ -19,9 +19,9 @@ use std::sync::OnceLock;
 
 use rusqlite::Connection;
 
-use crate::engine::adopt::{self, Shape};
-use crate::engine::migrate::{self, Migration};
-use crate::engine::{ident, table_columns, write_tx, Column, Error, Result};
+use crate::engine::adopt::{self, Adoption, Shape};
+use crate::engine::migrate::{self, LedgerState, Migration};
+use crate::engine::{ident, table_columns, Column, Error, Result};
 
 /// The store's name in the ledger.
 pub const STORE: &str = "agents";
@@ -52,12 +52,22 @@ struct Plan {
     add: Vec<(String, Column)>,
 }
 
-impl Plan {
+impl Adoption for Plan {
+    const STORE: &'static str = STORE;
+
+    fn migrations() -> &'static [Migration] {
+        &MIGRATIONS
+    }
+
+    fn inspect(conn: &Connection, applied: i64) -> Result<Self> {
+        inspect(conn, applied)
+    }
+
     fn is_empty(&self) -> bool {
         !self.relax_state_check && !self.rename_bead_id && self.add.is_empty()
     }
 
-    fn adopt(&self, conn: &Connection) -> Result<()> {
+    fn apply(self, conn: &Connection, ledger: &LedgerState) -> Result<()> {
         if self.relax_state_check {
             rebuild_without_checks(conn, "sessions", "agent_name")?;
         }
@@ -67,29 +77,18 @@ impl Plan {
         for (table, col) in &self.add {
             adopt::add_column(conn, table, col)?;
         }
-        Ok(())
+        migrate::apply(conn, STORE, &ledger.pending)
     }
 }
 
 /// Checks, without writing, that the file's agents tables can be brought to the current schema.
 pub(crate) fn check(conn: &Connection, path: &Path) -> Result<()> {
-    let ledger = migrate::ledger_state(conn, path, STORE, &MIGRATIONS)?;
-    inspect(conn, ledger.applied).map(drop)
+    adopt::check::<Plan>(conn, path)
 }
 
 /// Brings the file's agents tables to the current schema; see the module docs.
 pub(crate) fn prepare(conn: &Connection, path: &Path) -> Result<()> {
-    let ledger = migrate::ledger_state(conn, path, STORE, &MIGRATIONS)?;
-    let plan = inspect(conn, ledger.applied)?;
-    if ledger.pending.is_empty() && plan.is_empty() {
-        return Ok(());
-    }
-    write_tx(conn, |conn| {
-        // Another process may have migrated between the read above and our write lock.
-        let ledger = migrate::ledger_state(conn, path, STORE, &MIGRATIONS)?;
-        inspect(conn, ledger.applied)?.adopt(conn)?;
-        migrate::apply(conn, STORE, &ledger.pending)
-    })
+    adopt::prepare::<Plan>(conn, path)
 }
 
 /// Compares the file's tables with the shape its ledger (at `applied`) promises. Read-only.

@@ -21,9 +21,9 @@ use std::sync::OnceLock;
 
 use rusqlite::Connection;
 
-use crate::engine::adopt::{self, Shape};
-use crate::engine::migrate::{self, Migration};
-use crate::engine::{ident, now_ms, table_columns, write_tx, Column, Error, Result};
+use crate::engine::adopt::{self, Adoption, Shape};
+use crate::engine::migrate::{self, LedgerState, Migration};
+use crate::engine::{ident, now_ms, table_columns, Column, Error, Result};
 
 /// The store's name in the ledger.
 pub const STORE: &str = "training";
@@ -48,31 +48,12 @@ const LEGACY_REPORT: &str = "report_loss_dist_legacy";
 /// Checks, without writing, that the training tables of `conn` can be brought to the current
 /// schema: the file is SQLite, not from a newer stowage, and holds no foreign table.
 pub(crate) fn check(conn: &Connection, path: &Path) -> Result<()> {
-    let ledger = migrate::ledger_state(conn, path, STORE, &MIGRATIONS)?;
-    inspect(conn, ledger.applied).map(drop)
+    adopt::check::<Plan>(conn, path)
 }
 
 /// Brings the training tables of `conn` to the current schema; see the module docs.
 pub(crate) fn prepare(conn: &Connection, path: &Path) -> Result<()> {
-    let ledger = migrate::ledger_state(conn, path, STORE, &MIGRATIONS)?;
-    let plan = inspect(conn, ledger.applied)?;
-    if !ledger.pending.is_empty() || !plan.is_empty() {
-        write_tx(conn, |conn| {
-            // Another process may have migrated between the read above and our write lock.
-            let ledger = migrate::ledger_state(conn, path, STORE, &MIGRATIONS)?;
-            let plan = inspect(conn, ledger.applied)?;
-            let legacy = plan.adopt(conn)?;
-            migrate::apply(conn, STORE, &ledger.pending)?;
-            if let Some(legacy) = legacy {
-                copy_legacy_reports(conn, &legacy)?;
-            }
-            if ledger.applied == 0 {
-                backfill_primary_edges(conn)?;
-            }
-            Ok(())
-        })?;
-    }
-    Ok(())
+    adopt::prepare::<Plan>(conn, path)
 }
 
 /// OnTheFly re-added the edge `run_id → parent_run_id` of every run on every open (its
@@ -103,13 +84,38 @@ struct Plan {
     legacy_report: Option<Vec<Column>>,
 }
 
-impl Plan {
+impl Adoption for Plan {
+    const STORE: &'static str = STORE;
+
+    fn migrations() -> &'static [Migration] {
+        &MIGRATIONS
+    }
+
+    fn inspect(conn: &Connection, applied: i64) -> Result<Self> {
+        inspect(conn, applied)
+    }
+
     fn is_empty(&self) -> bool {
         self.add.is_empty() && self.legacy_report.is_none()
     }
 
-    /// Applies the plan; returns the name and columns of the legacy report table set aside.
-    fn adopt(&self, conn: &Connection) -> Result<Option<(String, Vec<Column>)>> {
+    fn apply(self, conn: &Connection, ledger: &LedgerState) -> Result<()> {
+        let legacy = self.set_aside(conn)?;
+        migrate::apply(conn, STORE, &ledger.pending)?;
+        if let Some(legacy) = legacy {
+            copy_legacy_reports(conn, &legacy)?;
+        }
+        if ledger.applied == 0 {
+            backfill_primary_edges(conn)?;
+        }
+        Ok(())
+    }
+}
+
+impl Plan {
+    /// Adds the missing columns and sets the pre-V1 report table aside; returns its new name
+    /// and columns.
+    fn set_aside(&self, conn: &Connection) -> Result<Option<(String, Vec<Column>)>> {
         for (table, col) in &self.add {
             adopt::add_column(conn, table, col)?;
         }

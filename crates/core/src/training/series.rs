@@ -256,20 +256,22 @@ fn read_block(
         "SELECT n, sum, min, max, first_step, last_step, last, last_rowid FROM metric_series_blocks
          WHERE run_id = ?1 AND metric = ?2 AND level = ?3 AND block = ?4",
     )?
-    .query_row(params![run_id, metric, level, block], row_agg)
+    .query_row(params![run_id, metric, level, block], |r| row_agg(r, 0))
     .optional()?)
 }
 
-fn row_agg(r: &rusqlite::Row<'_>) -> rusqlite::Result<Agg> {
+/// The block aggregate in the eight columns of `r` from `at` on (n, sum, min, max, first_step,
+/// last_step, last, last_rowid).
+fn row_agg(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<Agg> {
     Ok(Agg {
-        count: u64::try_from(r.get::<_, i64>(0)?).unwrap_or(0),
-        sum: r.get(1)?,
-        min: r.get(2)?,
-        max: r.get(3)?,
-        first_step: r.get(4)?,
-        last_step: r.get(5)?,
-        last: r.get(6)?,
-        last_rowid: r.get(7)?,
+        count: u64::try_from(r.get::<_, i64>(at)?).unwrap_or(0),
+        sum: r.get(at + 1)?,
+        min: r.get(at + 2)?,
+        max: r.get(at + 3)?,
+        first_step: r.get(at + 4)?,
+        last_step: r.get(at + 5)?,
+        last: r.get(at + 6)?,
+        last_rowid: r.get(at + 7)?,
     })
 }
 
@@ -386,17 +388,7 @@ fn query(c: &Connection, run_id: &str, metric: &str, q: &SeriesQuery) -> Result<
         let mut rows = stmt.query(params![run_id, metric, level, w_lo, w_hi])?;
         while let Some(r) = rows.next()? {
             let block: i64 = r.get(0)?;
-            let agg = Agg {
-                count: u64::try_from(r.get::<_, i64>(1)?).unwrap_or(0),
-                sum: r.get(2)?,
-                min: r.get(3)?,
-                max: r.get(4)?,
-                first_step: r.get(5)?,
-                last_step: r.get(6)?,
-                last: r.get(7)?,
-                last_rowid: r.get(8)?,
-            };
-            buckets.insert(block, agg);
+            buckets.insert(block, row_agg(r, 1)?);
         }
     }
     for b in [b_lo, b_hi] {
