@@ -126,7 +126,8 @@ impl Js {
         )
     }
 
-    fn range_error(self, at: At<'_>, what: &str) -> Error {
+    /// `RangeError [ERR_OUT_OF_RANGE]: <func>: <arg> <what>`.
+    pub fn range_error(self, at: At<'_>, what: &str) -> Error {
         self.throw(
             Kind::RangeError,
             "ERR_OUT_OF_RANGE",

@@ -19,7 +19,7 @@ conn.close()
 `
 
 function run(file: string, mode: 'exec' | 'query', sql: string): unknown[] {
-  const r = spawnSync('python3', ['-c', SCRIPT, file, mode], { input: sql, encoding: 'utf8' })
+  const r = spawnSync('python3', ['-c', SCRIPT, file, mode], { input: sql, encoding: 'utf8', maxBuffer: 1 << 26 })
   if (r.status !== 0) throw new Error(`python3 sqlite3 failed: ${r.stderr}`)
   return JSON.parse(r.stdout)
 }

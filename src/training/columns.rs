@@ -88,7 +88,16 @@ impl TrainingStore {
         let rows = self.run(js, |t| t.run_columns(&run_id, &names, from, to))?;
         let out = js.object_new()?;
         for (name, col) in rows.columns.iter().zip(&rows.data) {
-            js.set_named(out, name, float64_array(js, &col.to_f64s())?)?;
+            let xs = col.to_f64s().map_err(|i| {
+                js.range_error(
+                    at(f, "run_id"),
+                    &format!(
+                        "has the integer {i} in '{name}', which a Float64Array cannot hold \
+                         exactly; getRunRows returns it as a BigInt"
+                    ),
+                )
+            })?;
+            js.set_named(out, name, float64_array(js, &xs)?)?;
         }
         Ok(Raw(out))
     }

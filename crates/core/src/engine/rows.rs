@@ -59,17 +59,20 @@ impl Column {
         }
     }
 
-    /// The column as numbers: NaN for NULL and for anything that is not a number.
-    pub fn to_f64s(&self) -> Vec<f64> {
+    /// The column as numbers: NaN for NULL and for anything that is not a number. An integer
+    /// that a double cannot hold exactly (beyond ±2^53, odd enough) is never rounded: it is
+    /// returned as the error.
+    pub fn to_f64s(&self) -> Result<Vec<f64>, i64> {
         match self {
-            Column::Number(xs) => xs.clone(),
-            Column::Text { nulls, .. } => vec![f64::NAN; nulls.len()],
+            Column::Number(xs) => Ok(xs.clone()),
+            Column::Text { nulls, .. } => Ok(vec![f64::NAN; nulls.len()]),
             Column::Values(vs) => vs
                 .iter()
                 .map(|v| match v {
-                    Value::Integer(i) => *i as f64,
-                    Value::Real(f) => *f,
-                    _ => f64::NAN,
+                    Value::Integer(i) if *i as f64 as i128 == i128::from(*i) => Ok(*i as f64),
+                    Value::Integer(i) => Err(*i),
+                    Value::Real(f) => Ok(*f),
+                    _ => Ok(f64::NAN),
                 })
                 .collect(),
         }
@@ -265,6 +268,15 @@ mod tests {
         conn.execute_batch("CREATE TABLE t(a); INSERT INTO t VALUES (7), (9007199254740993);")?;
         conn.execute("INSERT INTO t VALUES (CAST(x'61ff62' AS TEXT))", [])?;
         let rows = Rows::query(&conn, "SELECT a FROM t ORDER BY rowid", [])?;
+        assert_eq!(
+            rows.column("a").unwrap().to_f64s(),
+            Err(9_007_199_254_740_993)
+        );
+        let exact = Rows::query(&conn, "SELECT 1152921504606846976 AS b", [])?;
+        assert_eq!(
+            exact.column("b").unwrap().to_f64s(),
+            Ok(vec![1_152_921_504_606_846_976.0])
+        );
         assert_eq!(
             rows.get(1, "a"),
             Some(Value::Integer(9_007_199_254_740_993))

@@ -323,7 +323,7 @@ mod tests {
         }
         assert_eq!(rows.get(0, "loss"), Some(Value::Null));
         let ranged = t.run_columns("r", &["loss"], Some(2.0), Some(2.5))?;
-        assert_eq!(ranged.column("step").unwrap().to_f64s(), [2.0, 2.0]);
+        assert_eq!(ranged.column("step").unwrap().to_f64s(), Ok(vec![2.0, 2.0]));
         assert_eq!(
             t.run_columns("r", &["ts"], None, None).unwrap_err().code(),
             "ERR_INVALID_ARG"

@@ -430,8 +430,8 @@ mod tests {
     fn brute(t: &Training<'_>, run: &str, metric: &str, q: &SeriesQuery, width: f64) -> Vec<Agg> {
         let rows = t.run_rows(run).unwrap();
         let (steps, values) = (
-            rows.column("step").unwrap().to_f64s(),
-            rows.column(metric).unwrap().to_f64s(),
+            rows.column("step").unwrap().to_f64s().unwrap(),
+            rows.column(metric).unwrap().to_f64s().unwrap(),
         );
         let mut out: BTreeMap<i64, Agg> = BTreeMap::new();
         for (i, (&s, &v)) in steps.iter().zip(&values).enumerate() {
