@@ -116,6 +116,7 @@ impl Database {
                     .into(),
             ));
         }
+        refuse_non_database(path).map_err(with_path)?;
         let conn = Connection::open_with_flags(path, flags).map_err(|e| with_path(e.into()))?;
         conn.busy_timeout(std::time::Duration::from_millis(BUSY_TIMEOUT_MS.into()))
             .map_err(|e| with_path(e.into()))?;
@@ -264,6 +265,46 @@ impl Database {
     pub fn close(self) -> Result<()> {
         self.conn.close().map_err(|(_, e)| e.into())
     }
+}
+
+/// The first bytes of every SQLite database file.
+const SQLITE_MAGIC: &[u8; 16] = b"SQLite format 3\0";
+
+/// The smallest page size, so the smallest database file.
+const MIN_PAGE_SIZE: u64 = 512;
+
+/// Refuses an existing, non-empty file that is not a database: shorter than one page or not
+/// starting with SQLite's header. SQLite itself treats a file shorter than its 100-byte header as
+/// an empty database and would overwrite it. A missing or zero-byte file is a new database; a
+/// path that is not a regular file or cannot be read is left to SQLite to report.
+fn refuse_non_database(path: &Path) -> Result<()> {
+    use std::io::Read;
+    let Ok(mut file) = std::fs::File::open(path) else {
+        return Ok(());
+    };
+    let len = match file.metadata() {
+        Ok(meta) if meta.is_file() && meta.len() > 0 => meta.len(),
+        _ => return Ok(()),
+    };
+    let mut head = [0u8; SQLITE_MAGIC.len()];
+    let read = file.read_exact(&mut head);
+    if read.is_err() && len >= SQLITE_MAGIC.len() as u64 {
+        return Ok(());
+    }
+    if len >= MIN_PAGE_SIZE && &head == SQLITE_MAGIC {
+        return Ok(());
+    }
+    Err(Error::Sqlite {
+        code: "SQLITE_NOTADB",
+        message: format!(
+            "file is not a database ({len} bytes{})",
+            if &head == SQLITE_MAGIC {
+                ", shorter than a page"
+            } else {
+                ", not starting with SQLite's header"
+            }
+        ),
+    })
 }
 
 /// Applies stowage's pragmas to a connection and returns the journal mode in effect.
@@ -435,6 +476,26 @@ mod tests {
 
     fn temp() -> tempfile::TempDir {
         tempfile::tempdir().unwrap()
+    }
+
+    #[test]
+    fn a_short_or_foreign_file_is_refused_unchanged_and_an_empty_one_adopted() -> Result<()> {
+        let dir = temp();
+        let mut magic_then_junk = SQLITE_MAGIC.to_vec();
+        magic_then_junk.extend([7u8; 60]);
+        for bytes in [b"x".to_vec(), b"not a database".repeat(3), magic_then_junk] {
+            let path = dir.path().join("short.sqlite");
+            std::fs::write(&path, &bytes).unwrap();
+            let err = Database::open(&path, &OpenOptions::default()).unwrap_err();
+            assert_eq!(err.code(), "SQLITE_NOTADB");
+            assert!(err.to_string().contains("short.sqlite"), "{err}");
+            assert_eq!(std::fs::read(&path).unwrap(), bytes);
+        }
+        let empty = dir.path().join("empty.sqlite");
+        std::fs::write(&empty, b"").unwrap();
+        Database::open(&empty, &OpenOptions::default())?.close()?;
+        assert!(std::fs::read(&empty).unwrap().starts_with(SQLITE_MAGIC));
+        Ok(())
     }
 
     #[test]
