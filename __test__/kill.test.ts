@@ -1,0 +1,32 @@
+// The kill harness (stress/kill.js): a child streaming drop-in writes, migrating a legacy file or
+// exporting a bundle is SIGKILLed at random moments; every acknowledged row survives, batches and
+// migrations are all-or-nothing, bundles whole or absent, and integrity_check stays ok.
+// STOWAGE_KILL_ROUNDS sets the number of rounds (default 200; RELIABILITY.md records 1,000).
+import { spawnSync } from 'node:child_process'
+import { join } from 'node:path'
+import { expect, it } from 'vitest'
+
+const ROUNDS = Number(process.env.STOWAGE_KILL_ROUNDS || 200)
+const SEED = Number(process.env.STOWAGE_KILL_SEED || Date.now() % 100_000)
+
+it(`survives ${ROUNDS} rounds of SIGKILL (seed ${SEED})`, () => {
+  const r = spawnSync(process.execPath, [join(__dirname, '..', 'stress', 'kill.js'), '--kills', String(ROUNDS), '--seed', String(SEED)], {
+    encoding: 'utf8',
+    maxBuffer: 1 << 24,
+  })
+  expect(r.status, `${r.stdout}\n${r.stderr}`).toBe(0)
+  const summary = JSON.parse(r.stdout)
+  expect(summary.failures).toEqual([])
+  expect(summary.rounds).toBe(ROUNDS)
+  const { stream, migrate, export: exp } = summary
+  expect(stream.rounds + migrate.rounds + exp.rounds).toBe(ROUNDS)
+  // every stream round is killed mid-write, and the kills land on both sides of a migration
+  expect(stream.killed).toBe(stream.rounds)
+  expect(stream.metricsAcked).toBeGreaterThan(stream.rounds)
+  expect(stream.batchesWhole).toBeGreaterThan(0)
+  if (ROUNDS >= 100) {
+    expect(migrate.untouched).toBeGreaterThan(0)
+    expect(migrate.migrated).toBeGreaterThan(0)
+    expect(exp.absent + exp.complete).toBe(exp.rounds)
+  }
+}, 3_600_000)

@@ -1,0 +1,286 @@
+#!/usr/bin/env node
+// Kill harness: nothing acknowledged is lost when the process is SIGKILLed.
+//
+//   node stress/kill.js [--kills 200] [--seed 1] [--dir <folder>] [--window-ms 150]
+//
+// Each round starts a child (stress/kill-child.js) and SIGKILLs it at a random moment, then checks
+// the file with a fresh connection. Rounds cycle through three kinds of work:
+//   stream   (7 in 10) drop-in insertMetric / insertLog / insertMetric.batch on the default store.
+//            Every acknowledged row is present, nothing else is but the one call in flight, and
+//            every batch is whole or absent.
+//   migrate  (2 in 10) opening a file of OnTheFly's oldest schema, which stowage adopts and
+//            migrates in one transaction: afterwards the file is entirely the old schema or
+//            entirely migrated (ledger, added columns, backfilled edges), never in between.
+//   export   (1 in 10) exportBundle: the destination is absent or a complete bundle.
+// After every round `PRAGMA integrity_check` is `ok`. Prints a JSON summary on stdout (progress
+// on stderr) and exits 1 if any check failed.
+'use strict'
+const fs = require('node:fs')
+const os = require('node:os')
+const path = require('node:path')
+const { spawn, spawnSync } = require('node:child_process')
+
+const entry = path.join(__dirname, '..', 'index.js')
+const child = path.join(__dirname, 'kill-child.js')
+const { openStore } = require(entry)
+
+function options(argv) {
+  const o = { kills: 200, seed: 1, dir: null, windowMs: 150 }
+  for (let i = 0; i < argv.length; i += 2) {
+    const key = argv[i].replace(/^--/, '').replace(/-(\w)/g, (_, c) => c.toUpperCase())
+    if (!(key in o)) throw new Error(`unknown option ${argv[i]}`)
+    o[key] = key === 'dir' ? argv[i + 1] : Number(argv[i + 1])
+  }
+  return o
+}
+
+/** mulberry32, as in the child. */
+function rng(seed) {
+  let a = seed >>> 0
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0
+    let t = Math.imul(a ^ (a >>> 15), 1 | a)
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+}
+
+/** Runs SQL through Python's sqlite3 (independent of stowage, and never migrating the file). */
+function py(file, sql) {
+  const script = `
+import json, sqlite3, sys
+conn = sqlite3.connect(sys.argv[1], isolation_level=None)
+out = []
+for q in sys.stdin.read().split(';;'):
+    cur = conn.execute(q)
+    out.append([list(r) for r in cur.fetchall()])
+print(json.dumps(out))
+`
+  const r = spawnSync('python3', ['-c', script, file], { input: sql.join(';;'), encoding: 'utf8', maxBuffer: 1 << 26 })
+  if (r.status !== 0) throw new Error(`python3: ${r.stderr}`)
+  return JSON.parse(r.stdout)
+}
+
+/**
+ * Runs the child with `args` and SIGKILLs it `killAfterMs` after it says `ready` (null: never).
+ * Resolves with its stdout lines, whether it was killed, and the milliseconds from `ready` to exit.
+ */
+function runChild(args, killAfterMs) {
+  return new Promise((resolve, reject) => {
+    const p = spawn(process.execPath, [child, args[0], entry, ...args.slice(1)], { stdio: ['ignore', 'pipe', 'pipe'] })
+    let out = ''
+    let err = ''
+    let ready = 0
+    p.stdout.on('data', (d) => {
+      out += d
+      if (ready === 0 && out.startsWith('ready\n')) {
+        ready = Date.now()
+        if (killAfterMs !== null) setTimeout(() => p.kill('SIGKILL'), killAfterMs)
+      }
+    })
+    p.stderr.on('data', (d) => (err += d))
+    p.on('error', reject)
+    p.on('close', (code, signal) => {
+      const r = { lines: out.split('\n').filter(Boolean), ms: Date.now() - ready }
+      if (signal === 'SIGKILL') resolve({ ...r, killed: true })
+      else if (code === 0) resolve({ ...r, killed: false })
+      else reject(new Error(`child ${args[0]} exited ${code ?? signal}: ${err}`))
+    })
+  })
+}
+
+// ---- stream ------------------------------------------------------------------------------------
+
+function checkStream(folder, tag, lines, stats, fail) {
+  const acked = { m: new Set(), l: new Set(), b: new Set(), B: [] }
+  for (const line of lines.slice(1)) {
+    const [kind, n] = line.split(' ')
+    if (kind === 'B') acked.B.push(Number(n))
+    else acked[kind].add(Number(n))
+  }
+  const store = openStore(path.join(folder, 'runs.sqlite'))
+  try {
+    const t = store.training
+    const steps = t.getRunRows(tag).map((r) => r.step)
+    const texts = t.getLogs(tag).map((r) => Number(/^line (\d+) /.exec(r.text)[1]))
+    for (const [kind, present] of [['m', steps], ['l', texts]]) {
+      const want = acked[kind]
+      const have = new Set(present)
+      for (const n of want) if (!have.has(n)) fail(`${tag}: acknowledged ${kind} ${n} is missing`)
+      // The only row that may be there unacknowledged is the one whose call was in flight.
+      for (const n of have) if (!want.has(n) && n !== want.size) fail(`${tag}: ${kind} ${n} was never written`)
+      if (present.length !== have.size) fail(`${tag}: duplicate ${kind} rows`)
+    }
+    for (const k of acked.B) {
+      const rows = t.getRunRows(`${tag}/b${k}`).length
+      if (rows !== 0 && rows !== 500) fail(`${tag}: batch ${k} has ${rows} of 500 rows`)
+      if (acked.b.has(k) && rows !== 500) fail(`${tag}: acknowledged batch ${k} has ${rows} rows`)
+      if (rows === 500) stats.batchesWhole++
+      else stats.batchesAbsent++
+    }
+    stats.metricsAcked += acked.m.size
+    stats.logsAcked += acked.l.size
+    stats.rowsChecked += steps.length + texts.length + 500 * acked.b.size
+    const ic = store.integrityCheck()
+    if (ic.length !== 1 || ic[0] !== 'ok') fail(`${folder}: integrity_check ${JSON.stringify(ic)}`)
+  } finally {
+    store.close()
+  }
+}
+
+// ---- migrate -----------------------------------------------------------------------------------
+
+const LEGACY_RUNS = 60_000
+
+/** A file of OnTheFly's oldest schema: runs with parents but no edges, 5-column metrics. */
+function legacyTemplate(file) {
+  py(file, [
+    `CREATE TABLE runs (run_id TEXT PRIMARY KEY, parent_run_id TEXT, project TEXT, name TEXT, mode TEXT, created_at INTEGER)`,
+    `CREATE TABLE run_subsets (run_id TEXT PRIMARY KEY, indices TEXT)`,
+    `CREATE TABLE checkpoints (ckpt_id TEXT PRIMARY KEY, run_id TEXT, step INTEGER, path TEXT, created_at INTEGER)`,
+    `CREATE TABLE summaries (run_id TEXT PRIMARY KEY, final_loss REAL, val_loss REAL)`,
+    `CREATE TABLE kv (k TEXT PRIMARY KEY, v TEXT)`,
+    `CREATE TABLE run_edges (child_run_id TEXT NOT NULL, parent_run_id TEXT NOT NULL, PRIMARY KEY (child_run_id, parent_run_id))`,
+    `CREATE TABLE logs (id INTEGER PRIMARY KEY AUTOINCREMENT, run_id TEXT, session_id TEXT, level TEXT, text TEXT, phase TEXT, step INTEGER, epoch INTEGER, ts INTEGER)`,
+    `CREATE TABLE test_metrics (run_id TEXT, step INTEGER, loss REAL, ts INTEGER)`,
+    `CREATE TABLE metrics (run_id TEXT, step INTEGER, loss REAL, val_loss REAL, ts INTEGER, theta REAL, gen_bound REAL, constraintSatisfied INTEGER)`,
+    `CREATE INDEX idx_metrics_run_step ON metrics(run_id, step)`,
+    `WITH RECURSIVE i(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM i WHERE n < ${LEGACY_RUNS})
+       INSERT INTO runs SELECT 'run-' || n, 'run-' || (n / 2), 'p', 'run-' || n, 'single', n FROM i`,
+    `WITH RECURSIVE i(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM i WHERE n < ${LEGACY_RUNS})
+       INSERT INTO metrics SELECT 'run-' || (n % 100), n, 1.0 / n, NULL, n, 0.1, 2.0, 1 FROM i`,
+    `SELECT count(*) FROM runs`,
+  ])
+}
+
+function checkMigration(file, stats, fail) {
+  const [[[ic]], ledger, cols, [[edges]], [[runs]], [[metrics]]] = py(file, [
+    'PRAGMA integrity_check',
+    "SELECT name FROM sqlite_schema WHERE name = 'stowage_migrations'",
+    "SELECT name FROM pragma_table_info('metrics') WHERE name = 'accuracy'",
+    'SELECT count(*) FROM run_edges',
+    'SELECT count(*) FROM runs',
+    'SELECT count(*) FROM metrics',
+  ])
+  if (ic !== 'ok') fail(`${file}: integrity_check ${ic}`)
+  if (runs !== LEGACY_RUNS || metrics !== LEGACY_RUNS) fail(`${file}: rows lost (${runs} runs, ${metrics} metrics)`)
+  const applied = ledger.length === 1
+  const versions = applied ? py(file, ["SELECT version FROM stowage_migrations WHERE store = 'training' ORDER BY version"])[0].flat() : []
+  if (applied && JSON.stringify(versions) === '[1,2]' && cols.length === 1 && edges === LEGACY_RUNS) stats.migrated++
+  else if (!applied && cols.length === 0 && edges === 0) stats.untouched++
+  else fail(`${file}: half-migrated (ledger ${JSON.stringify(versions)}, accuracy column ${cols.length}, ${edges} edges)`)
+}
+
+// ---- export ------------------------------------------------------------------------------------
+
+const CKPT_BYTES = 8 << 20
+
+function exportSource(dir) {
+  const file = path.join(dir, 'runs.sqlite')
+  const store = openStore(file)
+  const t = store.training
+  t.insertRun('r', 'p', 'r', [])
+  t.insertMetricBatch(Array.from({ length: 2000 }, (_, step) => ({ run_id: 'r', step, loss: 1 / (step + 1), val_loss: null })))
+  for (let i = 0; i < 3; i++) {
+    const ckpt = path.join(dir, `ckpt-${i}.pt`)
+    fs.writeFileSync(ckpt, Buffer.alloc(CKPT_BYTES, i + 1))
+    t.insertCheckpoint(`r:${i}:0`, 'r', i, ckpt)
+  }
+  store.close()
+  return file
+}
+
+function checkExport(dest, stats, fail) {
+  if (!fs.existsSync(path.join(dest, 'bundle.json'))) {
+    stats.absent++
+    return
+  }
+  const manifest = JSON.parse(fs.readFileSync(path.join(dest, 'bundle.json'), 'utf8'))
+  for (const rel of Object.values(manifest.checkpoints)) {
+    const size = fs.statSync(path.join(dest, rel)).size
+    if (size !== CKPT_BYTES) fail(`${dest}: checkpoint ${rel} has ${size} bytes`)
+  }
+  const [[[ic]], [[n]]] = py(path.join(dest, 'runs.sqlite'), ['PRAGMA integrity_check', 'SELECT count(*) FROM metrics'])
+  if (ic !== 'ok' || n !== 2000) fail(`${dest}: bundle database ${ic}, ${n} metrics`)
+  stats.complete++
+}
+
+// ---- driver ------------------------------------------------------------------------------------
+
+async function main(argv) {
+  const o = options(argv)
+  const random = rng(o.seed)
+  const root = o.dir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'stowage-kill-'))
+  fs.mkdirSync(root, { recursive: true })
+  const failures = []
+  const fail = (msg) => failures.push(msg)
+  const stats = {
+    stream: { rounds: 0, killed: 0, metricsAcked: 0, logsAcked: 0, batchesWhole: 0, batchesAbsent: 0, rowsChecked: 0 },
+    migrate: { rounds: 0, killed: 0, migrated: 0, untouched: 0 },
+    export: { rounds: 0, killed: 0, complete: 0, absent: 0 },
+  }
+  const template = path.join(root, 'legacy-template.sqlite')
+  legacyTemplate(template)
+  const exportDir = path.join(root, 'export-src')
+  fs.mkdirSync(exportDir)
+  const exportFile = exportSource(exportDir)
+  const migrateFile = path.join(root, 'legacy.sqlite')
+  const exportDest = path.join(root, 'bundle')
+  const freshLegacy = () => {
+    for (const suffix of ['', '-wal', '-shm', '-journal']) fs.rmSync(migrateFile + suffix, { force: true })
+    fs.copyFileSync(template, migrateFile)
+  }
+  // Kill moments for migrate and export fall within how long an uninterrupted run takes.
+  freshLegacy()
+  const window = {
+    stream: o.windowMs,
+    migrate: (await runChild(['migrate', migrateFile], null)).ms * 1.2,
+    export: (await runChild(['export', exportFile, exportDest], null)).ms * 1.2,
+  }
+  const started = Date.now()
+
+  for (let round = 0; round < o.kills && failures.length === 0; round++) {
+    const kind = round % 10 < 7 ? 'stream' : round % 10 < 9 ? 'migrate' : 'export'
+    const s = stats[kind]
+    s.rounds++
+    const killAfter = Math.floor(random() * window[kind])
+    if (kind === 'stream') {
+      // A new file every 25 stream rounds keeps the integrity check cheap.
+      const folder = path.join(root, `stream-${Math.floor(s.rounds / 25)}`)
+      const tag = `k${round}`
+      const r = await runChild(['stream', folder, tag, String(o.seed * 100_003 + round)], killAfter)
+      s.killed += r.killed
+      checkStream(folder, tag, r.lines, s, fail)
+    } else if (kind === 'migrate') {
+      freshLegacy()
+      const r = await runChild(['migrate', migrateFile], killAfter)
+      s.killed += r.killed
+      checkMigration(migrateFile, s, fail)
+      if (failures.length === 0) {
+        openStore(migrateFile).close()
+        checkMigration(migrateFile, { migrated: 0, untouched: 0 }, fail)
+      }
+    } else {
+      fs.rmSync(exportDest, { recursive: true, force: true })
+      const r = await runChild(['export', exportFile, exportDest], killAfter)
+      s.killed += r.killed
+      checkExport(exportDest, s, fail)
+    }
+    if ((round + 1) % 50 === 0) process.stderr.write(`kill: ${round + 1}/${o.kills} rounds, ${((Date.now() - started) / 1000).toFixed(0)} s\n`)
+  }
+  const killed = stats.stream.killed + stats.migrate.killed + stats.export.killed
+  const summary = { kills: killed, rounds: o.kills, seed: o.seed, seconds: Math.round((Date.now() - started) / 1000), windowMs: window, ...stats, failures }
+  if (!o.dir) fs.rmSync(root, { recursive: true, force: true })
+  return summary
+}
+
+main(process.argv.slice(2)).then(
+  (summary) => {
+    process.stdout.write(JSON.stringify(summary, null, 2) + '\n')
+    process.exit(summary.failures.length === 0 ? 0 : 1)
+  },
+  (err) => {
+    process.stderr.write(`kill: ${err.stack}\n`)
+    process.exit(2)
+  },
+)
