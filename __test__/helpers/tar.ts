@@ -29,13 +29,18 @@ function header(e: TarEntry, size: number): Buffer {
   return h
 }
 
-/** Writes `entries` as a tar file at `path`. */
-export function writeTar(path: string, entries: TarEntry[]): void {
+/** `entries` as a tar archive. */
+export function tarBytes(entries: TarEntry[]): Buffer {
   const parts: Buffer[] = []
   for (const e of entries) {
     const data = Buffer.from(e.data ?? '')
     parts.push(header(e, data.length), data, Buffer.alloc((512 - (data.length % 512)) % 512))
   }
   parts.push(Buffer.alloc(1024))
-  writeFileSync(path, Buffer.concat(parts))
+  return Buffer.concat(parts)
+}
+
+/** Writes `entries` as a tar file at `path`. */
+export function writeTar(path: string, entries: TarEntry[]): void {
+  writeFileSync(path, tarBytes(entries))
 }

@@ -1,0 +1,96 @@
+// A VS Code extension that keeps its runs in stowage the way OnTheFly does: the store opens in
+// activate() from the extension's global storage folder, every training step is one insertMetric
+// and one insertLog call, and deactivate() closes the store and keeps the file for the next window.
+import * as vscode from 'vscode'
+import { closeStorage, getDbPath, getLogs, getRunRows, initStorage, insertLog, insertMetric, insertRun, listRuns } from 'stowage'
+import type { MetricBatchRow, RunRow } from 'stowage'
+
+const PROJECT = 'example'
+const STEPS = 20
+
+let output: vscode.OutputChannel | undefined
+
+export async function activate(context: vscode.ExtensionContext): Promise<void> {
+  output = vscode.window.createOutputChannel('stowage example')
+  context.subscriptions.push(
+    output,
+    vscode.commands.registerCommand('stowageExample.recordRuns', recordRuns),
+    vscode.commands.registerCommand('stowageExample.showRuns', showRuns),
+  )
+  await initStorage(context) // <globalStorage>/runs.sqlite
+}
+
+export function deactivate(): void {
+  closeStorage({ retainFile: true })
+}
+
+/** Records a base run step by step, then a fork of it whose steps arrive as one batch. */
+function recordRuns(): void {
+  const tag = Date.now().toString(36)
+  const session = `session-${tag}`
+  const base = `base-${tag}`
+  const fork = `fork-${tag}`
+
+  insertRun(base, PROJECT, base, null)
+  for (let step = 1; step <= STEPS; step++) {
+    const epoch = Math.floor((step - 1) / 10)
+    const loss = 2 / step
+    const val_loss = loss * 1.1
+    insertMetric(base, { step, epoch, loss, val_loss, lr: 1e-3 })
+    insertLog({ run_id: base, session_id: session, level: 'info', phase: 'train', step, epoch,
+      text: `step ${step}: train_loss = ${loss.toFixed(4)}, val_loss = ${val_loss.toFixed(4)}` })
+  }
+
+  insertRun(fork, PROJECT, fork, base)
+  const rows: MetricBatchRow[] = []
+  for (let step = STEPS + 1; step <= 2 * STEPS; step++) {
+    rows.push({ run_id: fork, step, epoch: Math.floor((step - 1) / 10), loss: 1.5 / step, val_loss: null, lr: 5e-4 })
+  }
+  insertMetric.batch(rows)
+  insertLog({ run_id: fork, session_id: session, level: 'info', phase: 'info', text: `forked from ${base} at step ${STEPS}` })
+
+  report(listRuns())
+  void vscode.window.showInformationMessage(`stowage: recorded ${base} and ${fork} in ${getDbPath()}`)
+}
+
+/** Lets the user pick a run and prints its metrics and logs. */
+async function showRuns(): Promise<void> {
+  const runs = listRuns()
+  if (runs.length === 0) {
+    void vscode.window.showInformationMessage('stowage: no runs yet; run "stowage: Record example runs" first')
+    return
+  }
+  const picked = await vscode.window.showQuickPick(
+    runs.map((run) => ({ label: run.name, description: run.run_id, detail: describe(run) })),
+    { placeHolder: 'Run to show' },
+  )
+  if (picked === undefined) return
+  const out = channel()
+  out.appendLine(`== ${picked.label}`)
+  for (const row of getRunRows(picked.description)) out.appendLine(`step ${row.step}: loss ${num(row.loss)}, val_loss ${num(row.val_loss)}`)
+  for (const log of getLogs(picked.description)) out.appendLine(`[${log.phase}] ${log.text}`)
+  out.show(true)
+}
+
+function report(runs: RunRow[]): void {
+  const out = channel()
+  out.appendLine(`${runs.length} runs in ${getDbPath()}`)
+  for (const run of runs) out.appendLine(`${run.name}: ${describe(run)}`)
+  out.show(true)
+}
+
+function describe(run: RunRow): string {
+  const rows = getRunRows(run.run_id)
+  const last = rows[rows.length - 1]
+  const parents = run.parents.length > 0 ? `, from ${run.parents.join(', ')}` : ''
+  return `${rows.length} steps, last loss ${num(last?.loss ?? null)}${parents}`
+}
+
+function num(value: number | null): string {
+  return value === null ? '-' : value.toFixed(4)
+}
+
+function channel(): vscode.OutputChannel {
+  if (output === undefined) throw new Error('stowage example: not activated')
+  return output
+}
