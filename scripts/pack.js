@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 'use strict'
 // Packs stowage as it is published: the root package (JS loader, types) with every per-platform
-// package as an optional dependency, and this platform's package (npm/<triple>/) with its binary.
+// package as an optional dependency, and this machine's platform package (npm/<triple>/, e.g.
+// npm/linux-x64-gnu/) with its binary and the license.
 //
 //   node scripts/pack.js <out-dir> [--binary <file.node>]
 //
@@ -12,8 +13,10 @@ const fs = require('node:fs')
 const path = require('node:path')
 const { execFileSync } = require('node:child_process')
 
+const { platformName } = require('../native.js')
+
 const repo = path.join(__dirname, '..')
-const TRIPLE = 'linux-x64-gnu'
+const TRIPLE = platformName()
 
 function main(argv) {
   const out = argv[0]
@@ -43,6 +46,7 @@ function main(argv) {
     const platform = path.join(staging, TRIPLE)
     fs.mkdirSync(platform)
     for (const f of ['package.json', 'README.md']) fs.copyFileSync(path.join(repo, 'npm', TRIPLE, f), path.join(platform, f))
+    fs.copyFileSync(path.join(repo, 'LICENSE'), path.join(platform, 'LICENSE'))
     fs.copyFileSync(binary, path.join(platform, binaryName))
 
     const pack = (dir) => path.join(out, execFileSync('npm', ['pack', '--silent', '--pack-destination', out], { cwd: dir, encoding: 'utf8' }).trim().split('\n').pop())
