@@ -49,7 +49,7 @@ function main(argv) {
     fs.copyFileSync(path.join(repo, 'LICENSE'), path.join(platform, 'LICENSE'))
     fs.copyFileSync(binary, path.join(platform, binaryName))
 
-    const pack = (dir) => path.join(out, execFileSync('npm', ['pack', '--silent', '--pack-destination', out], { cwd: dir, encoding: 'utf8' }).trim().split('\n').pop())
+    const pack = (dir) => path.join(out, execFileSync('npm', ['pack', '--silent', '--pack-destination', out], { cwd: dir, encoding: 'utf8', shell: process.platform === 'win32' }).trim().split('\n').pop())
     return { root: pack(root), platform: pack(platform), binary }
   } finally {
     fs.rmSync(staging, { recursive: true, force: true })
