@@ -22,8 +22,13 @@ function platformName() {
   const base = `${process.platform}-${process.arch}`
   if (process.platform === 'win32') return `${base}-msvc`
   if (process.platform !== 'linux') return base
+  const excludeNetwork = process.report.excludeNetwork
   process.report.excludeNetwork = true
-  return `${base}-${process.report.getReport().header.glibcVersionRuntime ? 'gnu' : 'musl'}`
+  try {
+    return `${base}-${process.report.getReport().header.glibcVersionRuntime ? 'gnu' : 'musl'}`
+  } finally {
+    process.report.excludeNetwork = excludeNetwork
+  }
 }
 
 /** The first line of each error in the cause chain, oldest attempt first. */
