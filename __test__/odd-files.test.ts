@@ -113,7 +113,8 @@ describe('files this process may not write', () => {
   const asUser: SpawnSyncOptions = process.getuid?.() === 0 ? { uid: 65534, gid: 65534 } : {}
   const pkg = join(root, 'pkg')
   mkdirSync(pkg)
-  for (const f of ['index.js', 'binding.js', 'stowage.linux-x64-gnu.node']) copyFileSync(join(__dirname, '..', f), join(pkg, f))
+  const files: string[] = JSON.parse(readFileSync(join(__dirname, '..', 'package.json'), 'utf8')).files
+  for (const f of [...files, 'stowage.linux-x64-gnu.node']) copyFileSync(join(__dirname, '..', f), join(pkg, f))
   const child = join(__dirname, 'fixtures', 'odd-file-child.js')
   copyFileSync(child, join(pkg, 'child.js'))
 
