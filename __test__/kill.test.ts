@@ -2,18 +2,28 @@
 // exporting a bundle is SIGKILLed at random moments; every acknowledged row survives, batches and
 // migrations are all-or-nothing, bundles whole or absent, and integrity_check stays ok.
 // STOWAGE_KILL_ROUNDS sets the number of rounds (default 200; RELIABILITY.md records 1,000).
-import { spawnSync } from 'node:child_process'
+import { spawn } from 'node:child_process'
 import { join } from 'node:path'
 import { expect, it } from 'vitest'
 
 const ROUNDS = Number(process.env.STOWAGE_KILL_ROUNDS || 200)
 const SEED = Number(process.env.STOWAGE_KILL_SEED || Date.now() % 100_000)
 
-it(`survives ${ROUNDS} rounds of SIGKILL (seed ${SEED})`, () => {
-  const r = spawnSync(process.execPath, [join(__dirname, '..', 'stress', 'kill.js'), '--kills', String(ROUNDS), '--seed', String(SEED)], {
-    encoding: 'utf8',
-    maxBuffer: 1 << 24,
+/** Runs the harness asynchronously: a blocking spawnSync would starve vitest's worker RPC. */
+function harness(args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const p = spawn(process.execPath, [join(__dirname, '..', 'stress', 'kill.js'), ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+    let stdout = ''
+    let stderr = ''
+    p.stdout.on('data', (d) => (stdout += d))
+    p.stderr.on('data', (d) => (stderr += d))
+    p.on('error', reject)
+    p.on('close', (status) => resolve({ status, stdout, stderr }))
   })
+}
+
+it(`survives ${ROUNDS} rounds of SIGKILL (seed ${SEED})`, async () => {
+  const r = await harness(['--kills', String(ROUNDS), '--seed', String(SEED)])
   expect(r.status, `${r.stdout}\n${r.stderr}`).toBe(0)
   const summary = JSON.parse(r.stdout)
   expect(summary.failures).toEqual([])
