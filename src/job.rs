@@ -12,7 +12,7 @@ use std::ffi::c_void;
 use std::ptr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{sync_channel, SyncSender};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use napi::sys;
 use napi::Result;
@@ -33,23 +33,55 @@ struct Context<T, F> {
     finish: Option<F>,
     thrown: Option<sys::napi_ref>,
     cancel: Arc<AtomicBool>,
+    alive: Arc<Mutex<bool>>,
     _output: std::marker::PhantomData<T>,
 }
 
 /// A thread-safe function handle that may cross to the job thread.
-struct Tsfn(sys::napi_threadsafe_function);
+///
+/// Node frees the function right after its finalizer ran: when the job thread has released it,
+/// but also when the environment is torn down (a worker terminated mid-job) while the job thread
+/// is still running. The finalizer clears `alive` under its lock, and every call through the
+/// handle holds that lock and checks it first, so no call reaches a freed function. (The queue is
+/// unbounded, so a call never waits for the JS thread while it holds the lock.)
+struct Tsfn {
+    raw: sys::napi_threadsafe_function,
+    alive: Arc<Mutex<bool>>,
+}
 // SAFETY: Node-API allows calling and releasing a thread-safe function from any thread.
 unsafe impl Send for Tsfn {}
 
 impl Tsfn {
     fn post<T>(&self, msg: Msg<T>, mode: sys::napi_threadsafe_function_call_mode) {
+        let alive = lock(&self.alive);
         let data = Box::into_raw(Box::new(msg));
-        let status = unsafe { sys::napi_call_threadsafe_function(self.0, data.cast(), mode) };
+        let status = if *alive {
+            unsafe { sys::napi_call_threadsafe_function(self.raw, data.cast(), mode) }
+        } else {
+            sys::Status::napi_closing
+        };
         if status != sys::Status::napi_ok {
             // The environment is gone (worker terminated, process exiting): nobody to tell.
             drop(unsafe { Box::from_raw(data) });
         }
     }
+
+    fn release(self) {
+        let alive = lock(&self.alive);
+        if *alive {
+            unsafe {
+                sys::napi_release_threadsafe_function(
+                    self.raw,
+                    sys::ThreadsafeFunctionReleaseMode::release,
+                )
+            };
+        }
+    }
+}
+
+/// The flag's guard; a panic elsewhere while it was held cannot make the flag unreadable.
+fn lock(alive: &Mutex<bool>) -> MutexGuard<'_, bool> {
+    alive.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// Runs `work` on a new thread and returns a promise. `work` gets a progress sink; when
@@ -69,11 +101,13 @@ where
         sys::napi_create_promise(env, &mut deferred, &mut promise)
     })?;
     let cancel = Arc::new(AtomicBool::new(false));
+    let alive = Arc::new(Mutex::new(true));
     let ctx = Box::into_raw(Box::new(Context::<T, F> {
         deferred,
         finish: Some(finish),
         thrown: None,
         cancel: cancel.clone(),
+        alive: alive.clone(),
         _output: std::marker::PhantomData,
     }));
     let name = js.string("stowage.job")?;
@@ -97,7 +131,7 @@ where
         drop(unsafe { Box::from_raw(ctx) });
         return check(js, status).map(|()| Raw(promise));
     }
-    let tsfn = Tsfn(tsfn);
+    let tsfn = Tsfn { raw: tsfn, alive };
     let report = on_progress.is_some();
     let spawned = std::thread::Builder::new()
         .name("stowage-job".into())
@@ -122,12 +156,7 @@ where
             };
             let result = work(&mut sink);
             tsfn.post(Msg::Done(result), sys::ThreadsafeFunctionCallMode::blocking);
-            unsafe {
-                sys::napi_release_threadsafe_function(
-                    tsfn.0,
-                    sys::ThreadsafeFunctionReleaseMode::release,
-                )
-            };
+            tsfn.release();
         });
     if let Err(e) = spawned {
         // The closure (and the thread-safe function with it) was never started: settle here.
@@ -242,6 +271,7 @@ unsafe extern "C" fn finalize<T, F>(env: sys::napi_env, data: *mut c_void, _hint
         return;
     }
     let ctx = unsafe { Box::from_raw(data.cast::<Context<T, F>>()) };
+    *lock(&ctx.alive) = false;
     if let (Some(r), false) = (ctx.thrown, env.is_null()) {
         unsafe { sys::napi_delete_reference(env, r) };
     }
