@@ -1,0 +1,47 @@
+// The built addon under every Node of the matrix (18, 20, 22, 24, 26: `scripts/node-versions.js`
+// fetches them from the npm registry and STOWAGE_NODES lists them), each in a child process.
+import { join } from 'node:path'
+import { describe, expect, it } from 'vitest'
+
+import { listed, MAJORS, majorOf, nodeMatrix, runSmoke, type Smoke } from './helpers/nodes'
+import { tempDir } from './helpers/tmp'
+
+const root = tempDir('stowage-runtimes-')
+
+let reference: Smoke | undefined
+/** The smoke result under the Node running vitest, which every other Node must reproduce. */
+function expected(): Smoke['result'] {
+  reference ??= runSmoke(process.execPath, root)
+  return reference.result
+}
+
+describe('the drop-in smoke', () => {
+  it('gives the documented results under this Node', () => {
+    const r = expected() as Record<string, any>
+    expect(r.beforeInit).toEqual({ ready: false, runs: [], write: { name: 'Error', code: 'ERR_NOT_READY' } })
+    expect(r.errors).toEqual({ bigint: { name: 'RangeError', code: 'ERR_OUT_OF_RANGE' }, type: { name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE' } })
+    expect(r.runs.map((x: any) => [x.run_id, x.parents])).toEqual([['fork', ['base']], ['base', []]])
+    expect(r.rows.map((x: any) => x.step)).toEqual([1, 2, 3, 4, 5, 6])
+    expect(r.rows[1]).toMatchObject({ loss: 0.5, val_loss: 1, lr: 0.001 })
+    expect(r.forkRows).toBe(100)
+    expect(r.report).toMatchObject({ losses: [0.5, 0.25], sample_indices: [3, 4] })
+    expect(r.columns.lr).toEqual([0.001, 0.001, 0.001, 0.001, 0.001, null])
+    expect(r.series).toEqual({ bucketSize: 32, count: [32, 32, 32, 4], last: [0.31, 0.63, 0.95, 0.99] })
+    expect(r.exported).toEqual({ checkpoints: 1, finalModels: 1, missing: [], phases: ['snapshot', 'checkpoints', 'final_models', 'done'] })
+    expect(r.closed).toEqual({ ready: false, fileKept: false })
+    expect(r.loaded).toEqual({ runs: 2, checkpoints: 1, rows: 106 })
+    expect(r.store).toEqual({ journalMode: 'wal', schema: { training: 2 }, integrity: ['ok'], latest: { path: join('bundle', 'checkpoints', 'base_5_0.pt'), step: 5 } })
+    expect(r.afterClose).toEqual({ name: 'Error', code: 'ERR_CLOSED' })
+    expect(r.agents[1]).toEqual({ ok: false, reason: 'illegal_transition', prev: 'working', attempted: 'booting' })
+  })
+
+  for (const [label, node] of nodeMatrix()) {
+    it.skipIf(node === null)(`gives the same results under ${label}`, () => {
+      expect(runSmoke(node!, root).result).toEqual(expected())
+    })
+  }
+
+  it.runIf(listed)(`STOWAGE_NODES has Node ${MAJORS.join(', ')}`, () => {
+    expect(nodeMatrix().map(([, node]) => majorOf(node!))).toEqual(MAJORS)
+  })
+})
