@@ -1,12 +1,20 @@
 // The built addon under every Node of the matrix (18, 20, 22, 24, 26: `scripts/node-versions.js`
-// fetches them from the npm registry and STOWAGE_NODES lists them), each in a child process.
+// fetches them from the npm registry and STOWAGE_NODES lists them), and two things a host can do
+// to a loaded addon: terminate worker threads in the middle of calls, and require the package
+// again. Every case runs in a child process, so a crash fails its test instead of killing vitest.
+// STOWAGE_TERMINATIONS sets the worker terminations per Node (default 15).
+import { spawnSync } from 'node:child_process'
+import { mkdtempSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 
-import { listed, MAJORS, majorOf, nodeMatrix, runSmoke, type Smoke } from './helpers/nodes'
+import { entry, listed, MAJORS, majorOf, nodeMatrix, runSmoke, type Smoke } from './helpers/nodes'
 import { tempDir } from './helpers/tmp'
 
 const root = tempDir('stowage-runtimes-')
+const fixtures = join(__dirname, 'fixtures')
+const TERMINATIONS = Number(process.env.STOWAGE_TERMINATIONS || 15)
+const runtimes: Array<[string, string | null]> = [[`this Node (${process.version})`, process.execPath], ...nodeMatrix()]
 
 let reference: Smoke | undefined
 /** The smoke result under the Node running vitest, which every other Node must reproduce. */
@@ -44,4 +52,37 @@ describe('the drop-in smoke', () => {
   it.runIf(listed)(`STOWAGE_NODES has Node ${MAJORS.join(', ')}`, () => {
     expect(nodeMatrix().map(([, node]) => majorOf(node!))).toEqual(MAJORS)
   })
+})
+
+/** Runs a fixture under `node` in a fresh folder; returns its stdout after checking a clean exit. */
+function runFixture(node: string, args: string[], fixture: string, extra: string[] = []): string {
+  const dir = mkdtempSync(join(root, 'case-'))
+  const r = spawnSync(node, [...args, join(fixtures, fixture), entry, dir, ...extra], { encoding: 'utf8', timeout: 300_000 })
+  expect(r.error, `spawning ${node}`).toBeUndefined()
+  expect(r.signal, `${fixture} under ${node}: ${r.stderr}`).toBeNull()
+  expect(r.stderr).toBe('')
+  expect(r.status).toBe(0)
+  return r.stdout
+}
+
+describe('worker threads terminated mid-call', () => {
+  for (const [label, node] of runtimes) {
+    it.skipIf(node === null)(`leave the process, the file and every acknowledged row intact under ${label}`, () => {
+      const summary = JSON.parse(runFixture(node!, [], 'worker-terminate.js', [String(TERMINATIONS)]))
+      expect(summary.rounds).toBe(TERMINATIONS)
+      const jobs = Object.values(summary.perJob) as Array<{ rounds: number; duringCall: number }>
+      expect(jobs.length).toBe(Math.min(5, TERMINATIONS))
+      const duringCall = jobs.reduce((n, j) => n + j.duringCall, 0)
+      expect(duringCall).toBeGreaterThanOrEqual(TERMINATIONS / 2)
+      expect(summary.acked).toBeGreaterThan(0)
+    }, 300_000)
+  }
+})
+
+describe('the package required again in one process', () => {
+  for (const [label, node] of runtimes) {
+    it.skipIf(node === null)(`keeps every instance working under ${label}`, () => {
+      expect(runFixture(node!, ['--expose-gc'], 're-require.js')).toBe('ok\n')
+    })
+  }
 })
