@@ -2,13 +2,14 @@
 // fetches them from the npm registry and STOWAGE_NODES lists them), and two things a host can do
 // to a loaded addon: terminate worker threads in the middle of calls, and require the package
 // again. Every case runs in a child process, so a crash fails its test instead of killing vitest.
+// Also: the addon imports nothing newer than Node-API 6, the level Cargo.toml builds for.
 // STOWAGE_TERMINATIONS sets the worker terminations per Node (default 15).
-import { spawnSync } from 'node:child_process'
+import { execFileSync, spawnSync } from 'node:child_process'
 import { mkdtempSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 
-import { entry, listed, MAJORS, majorOf, nodeMatrix, runSmoke, type Smoke } from './helpers/nodes'
+import { devBinary, entry, listed, MAJORS, majorOf, nodeMatrix, runSmoke, type Smoke } from './helpers/nodes'
 import { tempDir } from './helpers/tmp'
 
 const root = tempDir('stowage-runtimes-')
@@ -22,6 +23,18 @@ function expected(): Smoke['result'] {
   reference ??= runSmoke(process.execPath, root)
   return reference.result
 }
+
+// Node-API functions newer than version 6: 7 and 8 (napi-sys's napi7/napi8 features), and every
+// `node_api_*` function (9 and later, or experimental).
+const AFTER_NAPI6 = ['napi_detach_arraybuffer', 'napi_is_detached_arraybuffer', 'napi_add_async_cleanup_hook',
+  'napi_remove_async_cleanup_hook', 'napi_object_freeze', 'napi_object_seal', 'napi_type_tag_object', 'napi_check_object_type_tag']
+
+it('imports no Node-API function newer than version 6', () => {
+  const dump = execFileSync('objdump', ['-T', devBinary], { encoding: 'utf8' })
+  const imported = [...dump.matchAll(/\*UND\*\s+\S+\s+(?:\S+\s+)?((?:napi|node_api)_\w+)$/gm)].map((m) => m[1])
+  expect(imported.length).toBeGreaterThan(20)
+  expect(imported.filter((f) => f.startsWith('node_api_') || AFTER_NAPI6.includes(f))).toEqual([])
+})
 
 describe('the drop-in smoke', () => {
   it('gives the documented results under this Node', () => {
