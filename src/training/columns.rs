@@ -168,17 +168,15 @@ impl TrainingStore {
     ) -> Result<u32> {
         let js = Js(env.raw());
         let f = "insertMetric.batch";
+        // The run ids first: reading them can run JS (an index getter), which could detach the
+        // typed arrays' buffers while their slices below are in use.
+        let runs = js.strings(runs.raw(), at(f, "runs"))?;
         let values: &[f64] = js
             .typed_slice(values.raw(), sys::TypedarrayType::float64_array)?
             .ok_or_else(|| js.type_error(at(f, "values"), "a Float64Array", values.raw()))?;
         let run_of: &[u32] = js
             .typed_slice(run_of.raw(), sys::TypedarrayType::uint32_array)?
             .ok_or_else(|| js.type_error(at(f, "runOf"), "a Uint32Array", run_of.raw()))?;
-        let runs: Vec<String> = js
-            .items(runs.raw())?
-            .into_iter()
-            .map(|r| js.str(r, at(f, "runs[]")))
-            .collect::<Result<_>>()?;
         let n = run_of.len();
         if values.len() != n * METRIC_COLUMNS.len() {
             return Err(js.core(stowage_core::Error::InvalidArg(format!(
