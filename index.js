@@ -23,33 +23,60 @@ TrainingStore.prototype.insertMetricBatch = function insertMetricBatch(rows) {
   return block === null ? nativeBatch.call(this, rows) : this._insertMetricBlock(block.values, block.runs, block.runOf)
 }
 
-/** The rows as twelve columns (step, epoch, loss, …) one after the other, NaN for null, or null. */
+/** The most rows the fast path takes: the binding's limit for any array (a longer `rows` can only
+ * be sparse, and the native method refuses it). */
+const MAX_ITEMS = 2 ** 27
+
+/**
+ * The rows as twelve columns (step, epoch, loss, …) one after the other, NaN for null, or null.
+ * Every row is checked to be an object with a string `run_id` before the columns are allocated,
+ * so a sparse `rows` (its holes are not rows) costs nothing here.
+ */
 function metricBlock(rows) {
   const n = rows.length
-  const v = new Float64Array(n * 12)
-  const runOf = new Uint32Array(n)
+  if (n > MAX_ITEMS) return null
+  const objs = []
+  const runOf = []
   const runs = []
   const index = new Map()
-  const num = (x) => (typeof x === 'number' ? x : x == null ? NaN : undefined)
   for (let i = 0; i < n; i++) {
     const r = rows[i]
-    if (r === null || typeof r !== 'object' || typeof r.run_id !== 'string') return null
-    let k = index.get(r.run_id)
+    if (r === null || typeof r !== 'object') return null
+    const id = r.run_id
+    if (typeof id !== 'string') return null
+    let k = index.get(id)
     if (k === undefined) {
       k = runs.length
-      runs.push(r.run_id)
-      index.set(r.run_id, k)
+      runs.push(id)
+      index.set(id, k)
     }
+    objs[i] = r
     runOf[i] = k
-    const cells = [r.step, r.epoch, r.loss, r.val_loss, r.accuracy, r.lr, r.grad_norm, r.weight_norm,
-      r.activation_zero_frac, r.throughput, r.mem_vram, r.gpu_util]
-    for (let c = 0; c < 12; c++) {
-      const x = num(cells[c])
-      if (x === undefined) return null
-      v[c * n + i] = x
-    }
   }
-  return { values: v, runs, runOf }
+  const v = new Float64Array(n * 12)
+  let bad = false
+  const put = (at, x) => {
+    if (typeof x === 'number') v[at] = x
+    else if (x == null) v[at] = NaN
+    else bad = true
+  }
+  for (let i = 0; i < n; i++) {
+    const r = objs[i]
+    put(i, r.step)
+    put(n + i, r.epoch)
+    put(2 * n + i, r.loss)
+    put(3 * n + i, r.val_loss)
+    put(4 * n + i, r.accuracy)
+    put(5 * n + i, r.lr)
+    put(6 * n + i, r.grad_norm)
+    put(7 * n + i, r.weight_norm)
+    put(8 * n + i, r.activation_zero_frac)
+    put(9 * n + i, r.throughput)
+    put(10 * n + i, r.mem_vram)
+    put(11 * n + i, r.gpu_util)
+    if (bad) return null
+  }
+  return { values: v, runs, runOf: Uint32Array.from(runOf) }
 }
 
 /** File name of the default store inside its folder (as in the original). */

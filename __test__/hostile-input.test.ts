@@ -38,3 +38,60 @@ describe('the typed-array path of insertMetric.batch', () => {
     expect(err.code).toBe('ERR_INVALID_ARG_TYPE')
   })
 })
+
+describe('sparse arrays', () => {
+  /** An array of length 2^32 − 1 with no items: cheap to make, billions of holes to read. */
+  const huge = (last?: unknown) => {
+    const a: unknown[] = []
+    a.length = 2 ** 32 - 1
+    if (last !== undefined) a[a.length - 1] = last
+    return a
+  }
+
+  beforeAll(() => stowage.initStorage(join(root, 'default')))
+
+  it('longer than 2^27 items are a RangeError at once, for every array argument', () => {
+    const store = fresh()
+    const t = store.training
+    t.insertRun('r', 'p', 'n', null)
+    const before = JSON.stringify([t.listRuns(), t.getRunRows('r'), t.getRunSubset('r')])
+    const agents = join(root, 'agents.db')
+    const calls: Array<[string, () => unknown]> = [
+      ['setRunSubset', () => t.setRunSubset('r', huge())],
+      ['insertRun parents', () => t.insertRun('r2', 'p', 'n', huge('r'))],
+      ['insertMetricBatch', () => t.insertMetricBatch(huge() as never)],
+      ['insertMetric.batch', () => stowage.insertMetric.batch(huge({ run_id: 'r', step: 1 }) as never)],
+      ['insertMetricColumns step', () => t.insertMetricColumns('r', { step: huge() as never })],
+      ['insertMetricColumns loss', () => t.insertMetricColumns('r', { step: [1], loss: huge() as never })],
+      ['upsertReportLossDist losses', () => t.upsertReportLossDist('r', 'train', { losses: huge() as never, sample_indices: [] })],
+      ['upsertReportLossDist sample_indices', () => t.upsertReportLossDist('r', 'train', { losses: [1], sample_indices: huge() as never })],
+      ['getRunColumns metrics', () => t.getRunColumns('r', { metrics: huge() as never })],
+      ['openStore stores', () => stowage.openStore(join(root, 'x.sqlite'), { stores: huge() as never })],
+      ['openStore activeStates', () => stowage.openStore(agents, { stores: ['agents'], agents: { activeStates: huge() as never } })],
+      ['openStore transitions', () => stowage.openStore(agents, { stores: ['agents'], agents: { transitions: { working: huge() as never } } })],
+    ]
+    for (const [name, call] of calls) {
+      const started = Date.now()
+      const err = thrown(call)
+      expect([name, err.constructor, err.code]).toEqual([name, RangeError, 'ERR_OUT_OF_RANGE'])
+      expect(Date.now() - started).toBeLessThan(1000)
+    }
+    expect(JSON.stringify([t.listRuns(), t.getRunRows('r'), t.getRunSubset('r')])).toBe(before)
+    expect(existsSync(join(root, 'x.sqlite'))).toBe(false)
+  })
+
+  it('holes of a shorter array are read as undefined', () => {
+    const t = fresh().training
+    // eslint-disable-next-line no-sparse-arrays
+    t.setRunSubset('r', [1, , 3] as number[])
+    const holes = t.getRunSubset('r')
+    t.setRunSubset('r', [1, undefined as never, 3])
+    expect(holes).toEqual(t.getRunSubset('r'))
+    // eslint-disable-next-line no-sparse-arrays
+    t.insertRun('r', 'p', 'n', ['a', , 'b'] as string[])
+    expect(t.listRuns()[0].parents).toEqual(['a', 'b'])
+    // eslint-disable-next-line no-sparse-arrays
+    expect(thrown(() => t.insertMetricBatch([{ run_id: 'r', step: 1, loss: 1, val_loss: null }, ,] as never)).code).toBe('ERR_INVALID_ARG_TYPE')
+    expect(t.getRunRows('r')).toEqual([])
+  })
+})

@@ -17,6 +17,14 @@ use stowage_core::Value;
 /// Largest integer a JS number holds exactly.
 const MAX_SAFE: i64 = (1 << 53) - 1;
 
+/// The longest array argument converted: about the most items a dense JS array can hold in V8.
+/// Only a sparse array (`a.length = 2 ** 32 - 1`) is longer, and it is a `RangeError` rather
+/// than billions of `undefined`s to read.
+pub const MAX_ITEMS: u32 = 1 << 27;
+
+/// Items converted per handle scope by [`Js::map_items`].
+const SCOPE_ITEMS: u32 = 4096;
+
 /// Which constructor a thrown error gets.
 #[derive(Clone, Copy)]
 pub enum Kind {
@@ -271,21 +279,46 @@ impl Js {
         Ok(v)
     }
 
-    /// The items of an array.
-    pub fn items(self, arr: Val) -> Result<Vec<Val>> {
+    /// Converts each item of the array `arr` with `f(index, item)`, in order, stopping at the
+    /// first error. An array longer than [`MAX_ITEMS`] (only a sparse one can be) is a
+    /// `RangeError`. The handles of the items are released as it goes, so converting a long array
+    /// costs only its converted form.
+    pub fn map_items<T>(
+        self,
+        arr: Val,
+        at: At<'_>,
+        mut f: impl FnMut(u32, Val) -> Result<T>,
+    ) -> Result<Vec<T>> {
         let mut len = 0;
         self.check(unsafe { sys::napi_get_array_length(self.0, arr, &mut len) })?;
-        (0..len).map(|i| self.element(arr, i)).collect()
+        if len > MAX_ITEMS {
+            return Err(self.range_error(
+                at,
+                &format!("has {len} items; an array may have at most {MAX_ITEMS}"),
+            ));
+        }
+        let mut out = Vec::with_capacity(len.min(SCOPE_ITEMS) as usize);
+        let mut start = 0;
+        while start < len {
+            let end = len.min(start + SCOPE_ITEMS);
+            let mut scope = ptr::null_mut();
+            self.check(unsafe { sys::napi_open_handle_scope(self.0, &mut scope) })?;
+            let chunk: Result<()> = (start..end).try_for_each(|i| {
+                out.push(f(i, self.element(arr, i)?)?);
+                Ok(())
+            });
+            unsafe { sys::napi_close_handle_scope(self.0, scope) };
+            chunk?;
+            start = end;
+        }
+        Ok(out)
     }
 
-    /// The object's own enumerable string keys, in property order.
-    pub fn keys(self, obj: Val) -> Result<Vec<String>> {
+    /// The object's enumerable string keys (inherited ones included), in property order.
+    pub fn keys(self, obj: Val, at: At<'_>) -> Result<Vec<String>> {
         let mut names = ptr::null_mut();
         self.check(unsafe { sys::napi_get_property_names(self.0, obj, &mut names) })?;
-        self.items(names)?
-            .into_iter()
-            .map(|k| self.read_string(k))
-            .collect()
+        self.map_items(names, at, |_, k| self.read_string(k))
     }
 
     /// A list of strings.
@@ -293,19 +326,15 @@ impl Js {
         if !self.is_array(v)? {
             return Err(self.type_error(at, "an array of strings", v));
         }
-        self.items(v)?
-            .into_iter()
-            .enumerate()
-            .map(|(i, item)| {
-                self.str(
-                    item,
-                    At {
-                        func: at.func,
-                        arg: &format!("{}[{i}]", at.arg),
-                    },
-                )
-            })
-            .collect()
+        self.map_items(v, at, |i, item| {
+            self.str(
+                item,
+                At {
+                    func: at.func,
+                    arg: &format!("{}[{i}]", at.arg),
+                },
+            )
+        })
     }
 
     /// The elements of a typed array of the given kind, read in place. The slice must not outlive

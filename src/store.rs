@@ -100,21 +100,20 @@ pub fn open_store(env: Env, path: Unknown<'_>, options: Unknown<'_>) -> Result<S
                     list,
                 ));
             }
-            stores = js
-                .items(list)?
-                .into_iter()
-                .enumerate()
-                .map(|(i, v)| {
-                    let name = js.str(
-                        v,
-                        At {
-                            func: f,
-                            arg: &format!("options.stores[{i}]"),
-                        },
-                    )?;
-                    StoreKind::from_name(&name).map_err(|e| js.core(e))
-                })
-                .collect::<Result<_>>()?;
+            let at_stores = At {
+                func: f,
+                arg: "options.stores",
+            };
+            stores = js.map_items(list, at_stores, |i, v| {
+                let name = js.str(
+                    v,
+                    At {
+                        func: f,
+                        arg: &format!("options.stores[{i}]"),
+                    },
+                )?;
+                StoreKind::from_name(&name).map_err(|e| js.core(e))
+            })?;
         }
         let config = js.get(options, "agents")?;
         if !js.is_nullish(config)? {
@@ -155,7 +154,7 @@ fn agents_config(js: Js, v: Val) -> Result<AgentsConfig> {
     if !js.is_nullish(transitions)? {
         let t = js.object(transitions, at("options.agents.transitions"))?;
         config.transitions = js
-            .keys(t)?
+            .keys(t, at("options.agents.transitions"))?
             .into_iter()
             .map(|target| {
                 let arg = format!("options.agents.transitions.{target}");

@@ -35,20 +35,16 @@ fn number_column(js: Js, v: Val, at: At<'_>) -> Result<Vec<f64>> {
     if !js.is_array(v)? {
         return Err(js.type_error(at, "a Float64Array or an array of numbers", v));
     }
-    js.items(v)?
-        .into_iter()
-        .enumerate()
-        .map(|(i, item)| {
-            js.opt_num(
-                item,
-                At {
-                    func: at.func,
-                    arg: &format!("{}[{i}]", at.arg),
-                },
-            )
-            .map(|x| x.unwrap_or(f64::NAN))
-        })
-        .collect()
+    js.map_items(v, at, |i, item| {
+        js.opt_num(
+            item,
+            At {
+                func: at.func,
+                arg: &format!("{}[{i}]", at.arg),
+            },
+        )
+        .map(|x| x.unwrap_or(f64::NAN))
+    })
 }
 
 #[napi]
@@ -75,11 +71,9 @@ impl TrainingStore {
         let metrics: Vec<String> = if js.is_nullish(list)? {
             SERIES_METRICS.iter().map(|m| m.to_string()).collect()
         } else if js.is_array(list)? {
-            js.items(list)?
-                .into_iter()
-                .enumerate()
-                .map(|(i, m)| js.str(m, at(f, &format!("options.metrics[{i}]"))))
-                .collect::<Result<_>>()?
+            js.map_items(list, at(f, "options.metrics"), |i, m| {
+                js.str(m, at(f, &format!("options.metrics[{i}]")))
+            })?
         } else {
             return Err(js.type_error(at(f, "options.metrics"), "an array of metric names", list));
         };

@@ -89,11 +89,9 @@ impl TrainingStore {
         if !js.is_array(v)? {
             return Err(js.type_error(at(func, arg), "an array of numbers", v));
         }
-        js.items(v)?
-            .into_iter()
-            .enumerate()
-            .map(|(i, item)| js.opt_num(item, at(func, &format!("{arg}[{i}]"))))
-            .collect()
+        js.map_items(v, at(func, arg), |i, item| {
+            js.opt_num(item, at(func, &format!("{arg}[{i}]")))
+        })
     }
 
     /// `Array.from(v || [])` for number lists.
@@ -138,13 +136,17 @@ impl TrainingStore {
         let name = js.opt_str(name.raw(), at(f, "name"))?;
         let parents = parents.raw();
         let list = if js.is_array(parents)? {
-            let mut out = Vec::new();
-            for item in js.items(parents)? {
+            js.map_items(parents, at(f, "parents"), |i, item| {
                 if js.truthy(item)? {
-                    out.push(js.js_string(item, at(f, "parents[]"))?);
+                    js.js_string(item, at(f, &format!("parents[{i}]")))
+                        .map(Some)
+                } else {
+                    Ok(None)
                 }
-            }
-            out
+            })?
+            .into_iter()
+            .flatten()
+            .collect()
         } else if js.is_nullish(parents)?
             || js.type_of(parents)? == sys::ValueType::napi_string && !js.truthy(parents)?
         {
@@ -252,17 +254,15 @@ impl TrainingStore {
         }
         let keys = Self::metric_keys(js)?;
         let run_key = js.string("run_id")?;
-        let items = js.items(rows)?;
-        let mut batch = Vec::with_capacity(items.len());
-        for (i, row) in items.into_iter().enumerate() {
+        let batch = js.map_items(rows, at(f, "rows"), |i, row| {
             let prefix = || format!("rows[{i}]");
             let row = js.object(row, at(f, &prefix()))?;
             let run_id = js.str(
                 js.get_key(row, run_key)?,
                 at(f, &format!("{}.run_id", prefix())),
             )?;
-            batch.push((run_id, Self::metric(js, &keys, f, &prefix, row)?));
-        }
+            Ok((run_id, Self::metric(js, &keys, f, &prefix, row)?))
+        })?;
         self.run(js, |t| t.insert_metrics(&batch))
     }
 

@@ -36,30 +36,21 @@ impl TrainingStore {
             Self::numbers_or_empty(js, losses_v, f, "payload.losses")?
         };
         let indices_v = js.get(p, "sample_indices")?;
-        let mut sample_indices = Vec::new();
-        if js.truthy(indices_v)? {
-            let items = match js.typed_numbers(indices_v)? {
-                Some(xs) => xs
-                    .into_iter()
-                    .map(|x| js.number(x))
-                    .collect::<Result<Vec<_>>>()?,
-                None if js.is_array(indices_v)? => js.items(indices_v)?,
-                None => {
-                    return Err(js.type_error(
-                        at(f, "payload.sample_indices"),
-                        "an array of numbers",
-                        indices_v,
-                    ))
-                }
-            };
-            for (i, item) in items.into_iter().enumerate() {
-                sample_indices.push(number_coerced(
-                    js,
-                    item,
-                    at(f, &format!("payload.sample_indices[{i}]")),
-                )?);
-            }
-        }
+        let sample_indices = if !js.truthy(indices_v)? {
+            Vec::new()
+        } else if let Some(xs) = js.typed_numbers(indices_v)? {
+            xs
+        } else if js.is_array(indices_v)? {
+            js.map_items(indices_v, at(f, "payload.sample_indices"), |i, item| {
+                number_coerced(js, item, at(f, &format!("payload.sample_indices[{i}]")))
+            })?
+        } else {
+            return Err(js.type_error(
+                at(f, "payload.sample_indices"),
+                "an array of numbers",
+                indices_v,
+            ));
+        };
         let input = ReportInput {
             losses,
             sample_indices,
