@@ -95,3 +95,18 @@ describe('sparse arrays', () => {
     expect(t.getRunRows('r')).toEqual([])
   })
 })
+
+describe('String() of an argument', () => {
+  it('an object without a string form is a TypeError whose cause is what String() threw', () => {
+    const t = fresh().training
+    const err = thrown(() => t.insertRun('r', 'p', 'n', [Object.create(null)]))
+    expect(err).toBeInstanceOf(TypeError)
+    expect(err.code).toBe('ERR_INVALID_ARG_TYPE')
+    expect(err.message).toBe('insertRun: parents[0] must be a value with a string form; String() of it threw')
+    expect(err.cause).toBeInstanceOf(TypeError)
+    const boom = new Error('boom')
+    const own = thrown(() => t.insertRun('r', 'p', 'n', { toString: () => { throw boom } } as never))
+    expect([own.code, own.cause]).toEqual(['ERR_INVALID_ARG_TYPE', boom])
+    expect(t.listRuns()).toEqual([])
+  })
+})

@@ -172,15 +172,34 @@ impl Js {
         Ok(r)
     }
 
-    /// `String(v)`. A Symbol is a `TypeError`; an object whose `toString` throws propagates
-    /// that exception.
+    /// `String(v)`. A Symbol, or an object that has no string form (`Object.create(null)`, a
+    /// `toString` that throws or returns an object), is a `TypeError` whose `cause` is what
+    /// `String(v)` threw.
     pub fn js_string(self, v: Val, at: At<'_>) -> Result<String> {
         if self.type_of(v)? == sys::ValueType::napi_symbol {
             return Err(self.type_error(at, "a value with a string form", v));
         }
         let mut s = ptr::null_mut();
-        self.check(unsafe { sys::napi_coerce_to_string(self.0, v, &mut s) })?;
-        self.read_string(s)
+        if unsafe { sys::napi_coerce_to_string(self.0, v, &mut s) } == sys::Status::napi_ok {
+            return self.read_string(s);
+        }
+        let cause = self.take_exception();
+        let err = self.error_value(
+            Kind::TypeError,
+            "ERR_INVALID_ARG_TYPE",
+            &format!(
+                "{}: {} must be a value with a string form; String() of it threw",
+                at.func, at.arg
+            ),
+        )?;
+        if let Some(cause) = cause {
+            self.set_named(err, "cause", cause)?;
+        }
+        unsafe { sys::napi_throw(self.0, err) };
+        Err(Error::new(
+            Status::PendingException,
+            "String() of an argument threw",
+        ))
     }
 
     fn read_string(self, v: Val) -> Result<String> {
