@@ -102,17 +102,27 @@ function describe(v) {
 
 /** The folder of the default store for a vscode.ExtensionContext, `{ storagePath }` or a path. */
 function folderOf(context, func) {
+  const dir = folderPath(context)
+  if (dir === undefined) {
+    throw coded(
+      TypeError,
+      'ERR_INVALID_ARG_TYPE',
+      `${func}: context must be a vscode.ExtensionContext (globalStorageUri.fsPath), { storagePath } or a folder path; received ${describe(context)}`,
+    )
+  }
+  if (dir.includes('\0')) throw coded(Error, 'ERR_INVALID_ARG', `${func}: the folder path must not contain NUL characters`)
+  return dir
+}
+
+/** The folder named by a context, or undefined. */
+function folderPath(context) {
   if (typeof context === 'string' && context !== '') return context
   if (context !== null && typeof context === 'object') {
     if (typeof context.storagePath === 'string' && context.storagePath !== '') return context.storagePath
     const uri = context.globalStorageUri
     if (uri !== null && typeof uri === 'object' && typeof uri.fsPath === 'string' && uri.fsPath !== '') return uri.fsPath
   }
-  throw coded(
-    TypeError,
-    'ERR_INVALID_ARG_TYPE',
-    `${func}: context must be a vscode.ExtensionContext (globalStorageUri.fsPath), { storagePath } or a folder path; received ${describe(context)}`,
-  )
+  return undefined
 }
 
 function openDefault(context, func) {

@@ -110,3 +110,30 @@ describe('String() of an argument', () => {
     expect(t.listRuns()).toEqual([])
   })
 })
+
+describe('paths with a NUL character', () => {
+  it('are ERR_INVALID_ARG wherever a path is taken', async () => {
+    const store = fresh()
+    const bad = join(root, 'a\0b')
+    const calls: Array<[string, () => unknown]> = [
+      ['openStore', () => stowage.openStore(bad)],
+      ['backupTo', () => store.backupTo(bad)],
+      ['exportBundle', () => store.training.exportBundle(bad)],
+      ['loadBundle', () => store.training.loadBundle(bad)],
+      ['importLegacyJson', () => stowage.openStore(join(root, 'nul-agents.db'), { stores: ['agents'] }).agents.importLegacyJson(bad)],
+      ['createSessionStore', () => stowage.createSessionStore(bad)],
+    ]
+    for (const [name, call] of calls) expect([name, thrown(call).code]).toEqual([name, 'ERR_INVALID_ARG'])
+    for (const p of [store.training.exportBundleAsync(bad), store.training.loadBundleAsync(bad)]) {
+      await expect(p).rejects.toMatchObject({ code: 'ERR_INVALID_ARG' })
+    }
+    expect(store.integrityCheck()).toEqual(['ok'])
+  })
+
+  it('in the default store folder are ERR_INVALID_ARG too', async () => {
+    stowage.closeStorage({ retainFile: true })
+    await expect(stowage.initStorage(join(root, 'd\0d'))).rejects.toMatchObject({ code: 'ERR_INVALID_ARG' })
+    expect(thrown(() => stowage.loadBundle(join(root, 'b'), { storagePath: 'x\0y' })).code).toBe('ERR_INVALID_ARG')
+    expect(stowage.isReady()).toBe(false)
+  })
+})

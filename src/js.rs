@@ -450,6 +450,19 @@ impl Js {
         }
     }
 
+    /// A file path: a string without NUL characters (no file name can hold one, so a NUL is
+    /// `ERR_INVALID_ARG` rather than an error of the file system or SQLite).
+    pub fn path(self, v: Val, at: At<'_>) -> Result<String> {
+        let s = self.str(v, at)?;
+        if s.contains('\0') {
+            return Err(self.core(stowage_core::Error::InvalidArg(format!(
+                "{}: {} must not contain NUL characters",
+                at.func, at.arg
+            ))));
+        }
+        Ok(s)
+    }
+
     /// A string, or `None` for `null`/`undefined`.
     pub fn opt_str(self, v: Val, at: At<'_>) -> Result<Option<String>> {
         match self.type_of(v)? {

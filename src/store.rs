@@ -71,7 +71,7 @@ pub struct CheckpointResult {
 pub fn open_store(env: Env, path: Unknown<'_>, options: Unknown<'_>) -> Result<Store> {
     let js = Js(env.raw());
     let f = "openStore";
-    let path = js.str(
+    let path = js.path(
         path.raw(),
         At {
             func: f,
@@ -280,7 +280,7 @@ impl Store {
     #[napi(catch_unwind, ts_args_type = "path: string")]
     pub fn backup_to(&self, env: Env, path: Unknown<'_>) -> Result<()> {
         let js = Js(env.raw());
-        let path = js.str(
+        let path = js.path(
             path.raw(),
             At {
                 func: "backupTo",

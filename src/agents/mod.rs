@@ -334,7 +334,7 @@ impl AgentSessionStore {
     )]
     pub fn import_legacy_json(&self, env: Env, file: Unknown<'_>) -> Result<Raw> {
         let js = Js(env.raw());
-        let file = js.str(file.raw(), at("importLegacyJson", "file"))?;
+        let file = js.path(file.raw(), at("importLegacyJson", "file"))?;
         let report = self.run(js, |a| {
             a.import_legacy_sessions(std::path::Path::new(&file))
         })?;

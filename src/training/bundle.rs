@@ -89,7 +89,7 @@ impl TrainingStore {
         _context: Unknown<'_>,
     ) -> Result<LoadBundleResult> {
         let js = Js(env.raw());
-        let dir = js.str(dir.raw(), at("loadBundle", "dir"))?;
+        let dir = js.path(dir.raw(), at("loadBundle", "dir"))?;
         self.run(js, |t| t.load_bundle(Path::new(&dir), &mut |_| Ok(())))
             .map(LoadBundleResult::from)
     }
@@ -112,7 +112,7 @@ impl TrainingStore {
     ) -> Result<Raw> {
         let js = Js(env.raw());
         let f = "loadBundleAsync";
-        let args = js.str(dir.raw(), at(f, "dir")).and_then(|dir| {
+        let args = js.path(dir.raw(), at(f, "dir")).and_then(|dir| {
             Ok((
                 dir,
                 progress_callback(js, f, options.raw())?,
@@ -147,7 +147,7 @@ fn export_args(
     options: Val,
     with_progress: bool,
 ) -> Result<(String, ExportOptions, Option<Val>)> {
-    let dir = js.str(dir, at(f, "dir"))?;
+    let dir = js.path(dir, at(f, "dir"))?;
     if js.is_nullish(options)? {
         return Ok((dir, ExportOptions::default(), None));
     }
