@@ -18,9 +18,11 @@ const { openStore, Store, TrainingStore, AgentSessionStore, AgentRunStore, __nap
 // null or undefined take this path; any other row falls back to the native method, whose checks
 // name the offending row and field.
 const nativeBatch = TrainingStore.prototype.insertMetricBatch
+const nativeBlock = TrainingStore.prototype._insertMetricBlock
 TrainingStore.prototype.insertMetricBatch = function insertMetricBatch(rows) {
   const block = Array.isArray(rows) ? metricBlock(rows) : null
-  return block === null ? nativeBatch.call(this, rows) : this._insertMetricBlock(block.values, block.runs, block.runOf)
+  if (block === null) return nativeBatch.call(this, rows)
+  nativeBlock.call(this, block.values, block.runs, block.runOf)
 }
 
 /** The most rows the fast path takes: the binding's limit for any array (a longer `rows` can only
@@ -77,6 +79,54 @@ function metricBlock(rows) {
     if (bad) return null
   }
   return { values: v, runs, runOf: Uint32Array.from(runOf) }
+}
+
+// Receivers: Node-API checks the receiver of a method in V8 ('Illegal invocation') and of a getter
+// in napi-rs (code 'InvalidArg'), and neither error has one of stowage's codes. A method or getter
+// called on something that is not one of stowage's objects (typically a method taken off its
+// object: `const { listRuns } = store.training`) throws TypeError [ERR_INVALID_THIS] instead. The
+// wrappers cost one plain JS call; only a call that throws is looked at.
+for (const Class of [Store, TrainingStore, AgentSessionStore, AgentRunStore]) {
+  const proto = Class.prototype
+  for (const name of Object.getOwnPropertyNames(proto)) {
+    const d = Object.getOwnPropertyDescriptor(proto, name)
+    if (name === 'constructor') continue
+    const receiverError = (err, self) => {
+      const wrong = d.get ? err instanceof Error && err.code === 'InvalidArg' : err instanceof TypeError && err.code === undefined && err.message === 'Illegal invocation'
+      if (!wrong) return err
+      const received = self === null ? 'null' : typeof self
+      return coded(TypeError, 'ERR_INVALID_THIS', `${Class.name}.${name}: \`this\` must be a ${Class.name} made by stowage; received ${received}`)
+    }
+    if (d.get) {
+      const get = d.get
+      Object.defineProperty(proto, name, {
+        ...d,
+        get: {
+          [name]() {
+            try {
+              return get.call(this)
+            } catch (err) {
+              throw receiverError(err, this)
+            }
+          },
+        }[name],
+      })
+    } else if (typeof d.value === 'function') {
+      const method = d.value
+      Object.defineProperty(proto, name, {
+        ...d,
+        value: {
+          [name](...args) {
+            try {
+              return method.apply(this, args)
+            } catch (err) {
+              throw receiverError(err, this)
+            }
+          },
+        }[name],
+      })
+    }
+  }
 }
 
 /** File name of the default store inside its folder (as in the original). */

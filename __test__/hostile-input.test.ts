@@ -137,3 +137,53 @@ describe('paths with a NUL character', () => {
     expect(stowage.isReady()).toBe(false)
   })
 })
+
+describe('receivers and constructors', () => {
+  it('a method or getter called on something else is TypeError [ERR_INVALID_THIS]', () => {
+    const store = fresh()
+    const { listRuns } = store.training
+    const cases: Array<() => unknown> = [
+      () => listRuns(),
+      () => stowage.TrainingStore.prototype.insertRun.call(store.agents, 'r', 'p', 'n', null),
+      () => stowage.TrainingStore.prototype.insertMetricBatch.call({}, [{ run_id: 'r', step: 1, loss: 1, val_loss: null }]),
+      () => stowage.Store.prototype.info.call(Object.create(stowage.Store.prototype)),
+      () => Object.getOwnPropertyDescriptor(stowage.Store.prototype, 'training')!.get!.call(store.training),
+      () => Object.getOwnPropertyDescriptor(stowage.Store.prototype, 'path')!.get!.call(5),
+    ]
+    for (const call of cases) {
+      const err = thrown(call)
+      expect(err).toBeInstanceOf(TypeError)
+      expect(err.code).toBe('ERR_INVALID_THIS')
+    }
+    expect(thrown(() => listRuns()).message).toBe('TrainingStore.listRuns: `this` must be a TrainingStore made by stowage; received undefined')
+    expect(store.training.listRuns()).toEqual([])
+  })
+
+  it('errors of a call on the right receiver pass through unchanged', () => {
+    const t = fresh().training
+    const boom = new TypeError('from a getter')
+    const row = { get step(): number { throw boom }, loss: 1, val_loss: null }
+    expect(thrown(() => t.insertMetric('r', row))).toBe(boom)
+    expect(thrown(() => t.insertRun(5 as never, 'p', 'n')).code).toBe('ERR_INVALID_ARG_TYPE')
+  })
+
+  it('the classes cannot be constructed: TypeError [ERR_ILLEGAL_CONSTRUCTOR]', () => {
+    for (const C of [stowage.Store, stowage.TrainingStore, stowage.AgentSessionStore, stowage.AgentRunStore]) {
+      for (const make of [() => new (C as new () => unknown)(), () => (C as unknown as () => unknown)()]) {
+        const err = thrown(make)
+        expect(err).toBeInstanceOf(TypeError)
+        expect(err.code).toBe('ERR_ILLEGAL_CONSTRUCTOR')
+      }
+    }
+    const store = fresh()
+    expect(store).toBeInstanceOf(stowage.Store)
+    expect(store.training).toBeInstanceOf(stowage.TrainingStore)
+  })
+
+  it('insertMetricBatch returns undefined on its typed-array path as on the other', () => {
+    const t = fresh().training
+    expect(t.insertMetricBatch([{ run_id: 'r', step: 1, loss: 1, val_loss: null }])).toBeUndefined()
+    expect(t.insertMetricBatch([{ run_id: 'r', step: 2, loss: 1n as never, val_loss: null }])).toBeUndefined()
+    expect(t.getRunRows('r').map((r) => r.step)).toEqual([1, 2])
+  })
+})

@@ -124,6 +124,16 @@ impl Js {
         self.throw(Kind::Error, err.code(), &err.to_string())
     }
 
+    /// `TypeError [ERR_ILLEGAL_CONSTRUCTOR]`: stowage's objects come from `openStore`, as `how`
+    /// says, not from their class.
+    pub fn illegal_constructor(self, class: &str, how: &str) -> Error {
+        self.throw(
+            Kind::TypeError,
+            "ERR_ILLEGAL_CONSTRUCTOR",
+            &format!("{class} cannot be constructed directly; {how}"),
+        )
+    }
+
     /// `TypeError [ERR_INVALID_ARG_TYPE]: <func>: <arg> must be <expected>; received <what>`.
     pub fn type_error(self, at: At<'_>, expected: &str, got: Val) -> Error {
         let got = self.describe(got);

@@ -176,6 +176,12 @@ fn agents_config(js: Js, v: Val) -> Result<AgentsConfig> {
 
 #[napi]
 impl Store {
+    /// Throws `ERR_ILLEGAL_CONSTRUCTOR`: a `Store` comes from `openStore`.
+    #[napi(constructor, skip_typescript)]
+    pub fn new(env: Env) -> Result<Self> {
+        Err(Js(env.raw()).illegal_constructor("Store", "use openStore(path)"))
+    }
+
     /// The training store (OnTheFly's `storage.ts` functions as methods).
     #[napi(getter, catch_unwind)]
     pub fn training(&self, env: Env) -> Result<Reference<TrainingStore>> {

@@ -120,6 +120,16 @@ impl AgentSessionStore {
 
 #[napi]
 impl AgentSessionStore {
+    /// Throws `ERR_ILLEGAL_CONSTRUCTOR`: an `AgentSessionStore` is `openStore(path, { stores:
+    /// ['agents'] }).agents`.
+    #[napi(constructor, skip_typescript)]
+    pub fn new(env: Env) -> Result<Self> {
+        Err(Js(env.raw()).illegal_constructor(
+            "AgentSessionStore",
+            "use openStore(path, { stores: ['agents'] }).agents",
+        ))
+    }
+
     /// Inserts the session, or overwrites every field of the one with the same `agentName`
     /// (its `id` included). Any state string is accepted. `depth` and `escalationLevel`
     /// default to 0, the nullable fields to `null`.

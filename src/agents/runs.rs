@@ -50,6 +50,16 @@ impl AgentRunStore {
 
 #[napi]
 impl AgentRunStore {
+    /// Throws `ERR_ILLEGAL_CONSTRUCTOR`: an `AgentRunStore` is `openStore(path, { stores:
+    /// ['agents'] }).agentRuns`.
+    #[napi(constructor, skip_typescript)]
+    pub fn new(env: Env) -> Result<Self> {
+        Err(Js(env.raw()).illegal_constructor(
+            "AgentRunStore",
+            "use openStore(path, { stores: ['agents'] }).agentRuns",
+        ))
+    }
+
     /// Records a run and returns it. Every field is optional: `id` defaults to
     /// `run-<ISO timestamp>`, `startedAt` to now, `status` to `'active'`. A duplicate id throws
     /// `SQLITE_CONSTRAINT_PRIMARYKEY`, a status other than active/completed/failed

@@ -111,6 +111,12 @@ impl TrainingStore {
 
 #[napi]
 impl TrainingStore {
+    /// Throws `ERR_ILLEGAL_CONSTRUCTOR`: a `TrainingStore` is `openStore(path).training`.
+    #[napi(constructor, skip_typescript)]
+    pub fn new(env: Env) -> Result<Self> {
+        Err(Js(env.raw()).illegal_constructor("TrainingStore", "use openStore(path).training"))
+    }
+
     /// Records a run once and sets its parents.
     ///
     /// An existing run keeps its project, name, primary parent and creation time (`INSERT OR
