@@ -401,19 +401,29 @@ function standalone(store, member) {
   return out
 }
 
+/** `openStore`'s options for a factory's `{ agents }` (any other field is ignored). */
+function agentsOptions(options, func) {
+  if (options === undefined || options === null) return { stores: ['agents'] }
+  if (typeof options !== 'object' || Array.isArray(options)) {
+    const received = Array.isArray(options) ? 'an array' : typeof options
+    throw coded(TypeError, 'ERR_INVALID_ARG_TYPE', `${func}: options must be an object; received ${received}`)
+  }
+  return { agents: options.agents, stores: ['agents'] }
+}
+
 function createSessionStore(dbPath, options) {
-  return standalone(openStore(dbPath, { ...options, stores: ['agents'] }), 'agents')
+  return standalone(openStore(dbPath, agentsOptions(options, 'createSessionStore')), 'agents')
 }
 
 function createRunStore(dbPath, options) {
-  return standalone(openStore(dbPath, { ...options, stores: ['agents'] }), 'agentRuns')
+  return standalone(openStore(dbPath, agentsOptions(options, 'createRunStore')), 'agentRuns')
 }
 
 function openSessionStore(overstoryDir, options) {
   if (typeof overstoryDir !== 'string') {
     throw coded(TypeError, 'ERR_INVALID_ARG_TYPE', `openSessionStore: overstoryDir must be a string; received ${typeof overstoryDir}`)
   }
-  const store = createSessionStore(path.join(overstoryDir, 'sessions.db'), options)
+  const store = standalone(openStore(path.join(overstoryDir, 'sessions.db'), agentsOptions(options, 'openSessionStore')), 'agents')
   try {
     const { migrated, imported, errors } = store.importLegacyJson(path.join(overstoryDir, 'sessions.json'))
     return { store, migrated, imported, errors }

@@ -187,3 +187,23 @@ describe('receivers and constructors', () => {
     expect(t.getRunRows('r').map((r) => r.step)).toEqual([1, 2])
   })
 })
+
+describe('the factories', () => {
+  it('want an object for options (a long string was spread into one property per character)', () => {
+    const file = join(root, 'factory.db')
+    for (const make of [
+      () => stowage.createSessionStore(file, 'x'.repeat(1 << 22) as never),
+      () => stowage.createRunStore(file, 5 as never),
+      () => stowage.openSessionStore(root, [] as never),
+    ]) {
+      const started = Date.now()
+      const err = thrown(make)
+      expect([err.constructor, err.code]).toEqual([TypeError, 'ERR_INVALID_ARG_TYPE'])
+      expect(Date.now() - started).toBeLessThan(500)
+    }
+    expect(existsSync(file)).toBe(false)
+    const s = stowage.createSessionStore(file, { agents: { activeStates: ['working'] } })
+    expect(s.getActive()).toEqual([])
+    s.close()
+  })
+})
