@@ -61,36 +61,11 @@ impl Agents<'_> {
                 return Ok(report);
             }
         };
-        let entries = match serde_json::from_slice::<Json>(&bytes) {
-            Ok(Json::Array(items)) => items,
-            Ok(other) => {
-                let kind = match other {
-                    Json::Object(_) => "an object",
-                    Json::String(_) => "a string",
-                    Json::Number(_) => "a number",
-                    Json::Bool(_) => "a boolean",
-                    _ => "null",
-                };
-                report.errors.push(issue(
-                    None,
-                    format!("expected an array of sessions, found {kind}"),
-                ));
-                return Ok(report);
-            }
-            Err(e) => {
-                report
-                    .errors
-                    .push(issue(None, format!("not valid JSON: {e}")));
-                return Ok(report);
-            }
-        };
-        let mut sessions = Vec::with_capacity(entries.len());
-        for (i, entry) in entries.iter().enumerate() {
-            match legacy_session(entry) {
-                Ok(s) => sessions.push(s),
-                Err(reason) => report.errors.push(issue(Some(i), reason)),
-            }
-        }
+        let (sessions, problems) = parse_legacy_sessions(&bytes);
+        report.errors = problems
+            .into_iter()
+            .map(|(entry, reason)| issue(entry, reason))
+            .collect();
         if sessions.is_empty() {
             return Ok(report);
         }
@@ -109,6 +84,36 @@ impl Agents<'_> {
         })?;
         Ok(report)
     }
+}
+
+/// The sessions in the bytes of a legacy `sessions.json`, with what is wrong: `(None, reason)`
+/// when the whole file is unusable (not JSON, not an array), `(Some(i), reason)` for each entry
+/// that cannot be a session. Reads no file and writes nothing.
+pub fn parse_legacy_sessions(bytes: &[u8]) -> (Vec<AgentSession>, Vec<(Option<usize>, String)>) {
+    let entries = match serde_json::from_slice::<Json>(bytes) {
+        Ok(Json::Array(items)) => items,
+        Ok(other) => {
+            let kind = match other {
+                Json::Object(_) => "an object",
+                Json::String(_) => "a string",
+                Json::Number(_) => "a number",
+                Json::Bool(_) => "a boolean",
+                _ => "null",
+            };
+            let reason = format!("expected an array of sessions, found {kind}");
+            return (Vec::new(), vec![(None, reason)]);
+        }
+        Err(e) => return (Vec::new(), vec![(None, format!("not valid JSON: {e}"))]),
+    };
+    let mut sessions = Vec::with_capacity(entries.len());
+    let mut problems = Vec::new();
+    for (i, entry) in entries.iter().enumerate() {
+        match legacy_session(entry) {
+            Ok(s) => sessions.push(s),
+            Err(reason) => problems.push((Some(i), reason)),
+        }
+    }
+    (sessions, problems)
 }
 
 /// One legacy entry as a session, or why it cannot be one.
