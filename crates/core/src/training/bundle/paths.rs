@@ -5,8 +5,9 @@ use std::path::{Path, PathBuf};
 /// Resolves `rel` (a manifest path, `/` or `\` separated) inside the canonical folder `root`.
 ///
 /// Rejects empty, absolute (`/x`, `C:\x`, `\\server\x`) and escaping (`../x`) paths, and paths
-/// whose existing target, after following symlinks, lies outside `root`. Returns the lexically
-/// normalised absolute path; the file itself may be missing.
+/// that lead outside `root` once symlinks are followed: the target's if it exists, otherwise the
+/// deepest folder of it that exists (a missing file behind a link to another folder would be
+/// created there). Returns the lexically normalised absolute path; the file may be missing.
 pub fn resolve_inside(root: &Path, rel: &str) -> Result<PathBuf, String> {
     if rel.is_empty() {
         return Err("is empty".into());
@@ -36,16 +37,21 @@ pub fn resolve_inside(root: &Path, rel: &str) -> Result<PathBuf, String> {
         return Err("names the bundle folder itself, not a file".into());
     }
     let joined = parts.iter().fold(root.to_path_buf(), |acc, p| acc.join(p));
-    if joined.symlink_metadata().is_ok() {
-        let real = joined
-            .canonicalize()
-            .map_err(|e| format!("cannot be resolved: {e}"))?;
-        if !real.starts_with(root) {
-            return Err(format!(
-                "is a link to {}, outside the bundle folder",
-                real.display()
-            ));
+    let mut existing = joined.as_path();
+    while existing.symlink_metadata().is_err() {
+        match existing.parent() {
+            Some(parent) => existing = parent,
+            None => break,
         }
+    }
+    let real = existing
+        .canonicalize()
+        .map_err(|e| format!("cannot be resolved: {e}"))?;
+    if !real.starts_with(root) {
+        return Err(format!(
+            "leads through a link to {}, outside the bundle folder",
+            real.display()
+        ));
     }
     Ok(joined)
 }
@@ -101,5 +107,20 @@ mod tests {
             .contains("outside"));
         assert!(resolve_inside(&root, "sub/secret").is_err());
         assert!(resolve_inside(&root, "inner.pt").is_ok());
+        // Missing files: behind a link to another folder, or a link to nowhere, they are refused
+        // too (found by the bundle_paths fuzz target); inside the folder they resolve.
+        std::os::unix::fs::symlink(outside.path().join("nowhere"), root.join("dangling")).unwrap();
+        for bad in [
+            "sub/missing.pt",
+            "sub/new/deeper.pt",
+            "dangling",
+            "dangling/x.pt",
+        ] {
+            assert!(resolve_inside(&root, bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(
+            resolve_inside(&root, "checkpoints/missing.pt").unwrap(),
+            root.join("checkpoints/missing.pt")
+        );
     }
 }
