@@ -1,0 +1,315 @@
+'use strict'
+// Every function of stowage's JS surface with the types of its parameters. `on` names what the
+// function is called on: `module` (the package exports), `Store`, `TrainingStore`,
+// `AgentSessionStore`, `AgentRunStore` (instances), or the objects the factories return
+// (`SessionStore`, `RunStore`, which have the methods of the agents classes plus `close`).
+// `kind` says how a module-level function behaves before `initStorage`: a `write` throws
+// ERR_NOT_READY, a `read` returns the original's empty answer.
+
+const { tag } = require('./values.js')
+const { T, OK, TYPE, INVALID, check, truthy, nullish, isObject, arrayItems, undef, NUMERIC_TYPED } = require('./types.js')
+
+const RUN_IDS = ['r0', 'r1', 'r2', 'r3', 'run:with:colons', 'ünï😀', '']
+const SESSION_IDS = ['s0', 's1', 's2']
+const AGENTS = ['agent-0', 'agent-1', 'agent-2', 'lead']
+const STATES = ['booting', 'working', 'in_turn', 'between_turns', 'stalled', 'completed', 'zombie', 'custom']
+const METRICS = ['step', 'epoch', 'loss', 'val_loss', 'accuracy', 'lr', 'grad_norm', 'weight_norm', 'activation_zero_frac', 'throughput', 'mem_vram', 'gpu_util']
+const SERIES = METRICS.slice(1)
+
+const s = (x) => tag(x, JSON.stringify(x), 'string')
+const n = (x) => tag(x, Object.is(x, -0) ? '-0' : String(x), 'number')
+const pick = (list) => (g) => (g.rng.chance(0.9) ? s(g.rng.pick(list)) : g.v.string())
+const runId = pick(RUN_IDS)
+const sessionId = pick(SESSION_IDS)
+const agentName = pick(AGENTS)
+const state = pick(STATES)
+const text = (g) => (g.rng.chance(0.8) ? s(`line ${g.rng.int(1000)}`) : g.v.string())
+const iso = (g) => s(new Date(1.7e12 + g.rng.int(1e9)).toISOString())
+const orNull = (gen, p = 0.2) => (g) => (g.rng.chance(p) ? tag(null, 'null', 'null') : gen(g))
+const maybe = (gen, p = 0.5) => (g) => (g.rng.chance(p) ? gen(g) : undef())
+const step = (g) => n(g.rng.chance(0.9) ? g.rng.int(2000) : g.rng.pick([-1, 0.5, 2 ** 40, 1e15]))
+const metricValue = (g) => g.rng.weighted([[8, () => n(g.rng.float() * 4)], [1, () => tag(null, 'null', 'null')], [1, () => n(g.rng.pick([NaN, Infinity, 0, -0, 1e300]))], [1, () => tag(3n, '3n', 'bigint')]])()
+const smallInt = (g) => n(g.rng.int(5))
+const flag = (g) => { const b = g.rng.chance(0.5); return tag(b, String(b), 'boolean') }
+const path = (kind) => (g) => g.path(kind)
+/** A valid object for `obj` fields, each present with probability 0.8 (required ones always). */
+const fieldsGen = (fields, required = []) => (g) => {
+  const f = {}
+  for (const [k, type] of Object.entries(fields)) if (required.includes(k) || g.rng.chance(0.8)) f[k] = type.gen(g)
+  return g.v.fromFields(f)
+}
+const arrayGen = (item, max = 4) => (g) => {
+  const items = Array.from({ length: g.rng.int(max + 1) }, () => item(g))
+  return tag(items.map((t) => t.v), `[${items.map((t) => t.d).join(', ')}]`, 'array', { items })
+}
+const numbersGen = (g) => {
+  if (g.rng.chance(0.3)) {
+    const ta = new Float64Array(Array.from({ length: g.rng.int(6) }, () => g.rng.float()))
+    g.track(ta)
+    return tag(ta, `Float64Array(${ta.length})`, 'typed', { ta: 'Float64Array', len: ta.length })
+  }
+  return arrayGen(orNull((h) => n(h.rng.float()), 0.1), 6)(g)
+}
+
+const metricFields = Object.fromEntries(METRICS.map((m) => [m, T.num(m === 'step' ? step : metricValue)]))
+const metricRow = T.obj(metricFields, fieldsGen(metricFields, ['step']))
+const batchFields = { run_id: T.str(runId), ...metricFields }
+const batchRow = T.obj(batchFields, fieldsGen(batchFields, ['run_id', 'step']))
+const columnType = T.numbers((g) => {
+  const ta = new Float64Array(g.colLen)
+  for (let i = 0; i < ta.length; i++) ta[i] = g.rng.chance(0.1) ? NaN : i
+  g.track(ta)
+  return tag(ta, `Float64Array(${ta.length})`, 'typed', { ta: 'Float64Array', len: ta.length })
+})
+const columnsFields = Object.fromEntries(METRICS.map((m) => [m, m === 'step' ? columnType : { ...columnType, check: (t) => (nullish(t) ? OK : columnType.check(t)) }]))
+const progress = T.optFn((g) => (g.rng.chance(0.5) ? undef() : g.progressCallback()))
+/** An optional options object with these fields, absent half of the time. */
+const options = (fields) => T.optObj(fields, maybe(fieldsGen(fields)))
+const columnsOptions = { metrics: T.optArrayOf(T.str(), arrayGen(pick(SERIES), 3)), fromStep: T.num(maybe(step)), toStep: T.num(maybe(step)) }
+const seriesOptions = { maxPoints: T.num(maybe((g) => n(1 + g.rng.int(2000)))), fromStep: T.num(maybe(step)), toStep: T.num(maybe(step)) }
+
+/** `insertRun`'s parents: an array (falsy items dropped, others `String()`ed), one id, or none. */
+const parents = {
+  gen: (g) => g.rng.weighted([[4, () => arrayGen(runId, 3)(g)], [1, () => runId(g)], [1, () => tag(null, 'null', 'null')]])(),
+  check: (t) => {
+    if (t.k === 'array') return arrayItems(t, { check: (it) => (truthy(it) ? T.stringForm.check(it) : OK) })
+    if (nullish(t) || (t.k === 'string' && t.v === '')) return OK
+    return T.stringForm.check(t)
+  },
+}
+
+const indicesType = {
+  check: (t) => {
+    if (!truthy(t)) return OK
+    if (t.k === 'typed') return NUMERIC_TYPED.includes(t.ta) ? OK : TYPE
+    return t.k === 'array' ? arrayItems(t, T.coercible) : TYPE
+  },
+}
+const payloadFields = {
+  losses: T.numbers(numbersGen),
+  sample_indices: { ...indicesType, gen: numbersGen },
+  note: T.optStr(maybe(text)),
+  at_step: T.num(maybe(step)),
+  at_epoch: T.num(maybe(smallInt)),
+  samples: T.num(maybe(smallInt, 0.2)),
+}
+/** `upsertReportLossDist`'s payload: `losses` may be empty only when `samples` is given. */
+const payload = {
+  gen: fieldsGen(payloadFields, ['losses']),
+  check: (t) => {
+    if (!isObject(t)) return TYPE
+    const f = (k) => (t.f && t.f[k]) || undef()
+    const losses = nullish(f('samples')) ? T.numbers() : T.numbersOrEmpty()
+    return ['note', 'at_step', 'at_epoch', 'samples'].reduce((acc, k) => acc | check(payloadFields[k], f(k)), check(losses, f('losses')) | check(indicesType, f('sample_indices')))
+  },
+}
+
+/** `initStorage`'s context: a non-empty folder path, `{ storagePath }` or `{ globalStorageUri: { fsPath } }`. */
+const context = {
+  gen: (g) => {
+    const dir = g.path('folder')
+    return g.rng.weighted([[2, () => dir], [1, () => g.v.fromFields({ storagePath: dir })], [1, () => g.v.fromFields({ globalStorageUri: g.v.fromFields({ fsPath: dir }) })]])()
+  },
+  check: (t) => {
+    const folder = (x) => (x.v.includes('\0') ? INVALID : OK)
+    if (t.k === 'string') return t.v === '' ? TYPE : folder(t)
+    if (t.k !== 'object') return TYPE
+    const f = t.f
+    const nonEmpty = (x) => x && x.k === 'string' && x.v !== ''
+    if (nonEmpty(f.storagePath)) return folder(f.storagePath)
+    const uri = f.globalStorageUri
+    return uri && uri.k === 'object' && nonEmpty(uri.f.fsPath) ? folder(uri.f.fsPath) : TYPE
+  },
+}
+
+const agentsOptionFields = {
+  transitions: T.optObj({}, (g) => g.v.fromFields({ working: arrayGen(state, 3)(g), custom: arrayGen(state, 2)(g) })),
+  terminalStates: T.optArrayOf(T.str(state), arrayGen(state, 2)),
+  activeStates: T.optArrayOf(T.str(state), arrayGen(state, 3)),
+}
+/** `options.agents.transitions`: every own enumerable field an array of strings. */
+agentsOptionFields.transitions.check = (t) => {
+  if (nullish(t)) return OK
+  if (!isObject(t)) return TYPE
+  return Object.values(t.f || {}).reduce((acc, v) => acc | check(T.arrayOf(T.str()), v), OK)
+}
+const agentsOption = T.optObj(agentsOptionFields, maybe(fieldsGen(agentsOptionFields), 0.3))
+const storeOptions = T.optObj({ stores: T.optArrayOf(T.str()), agents: agentsOption })
+/** The options of the factories: an object whose `agents` is passed to `openStore`. */
+const factoryOptions = {
+  gen: (g) => (g.rng.chance(0.5) ? undef() : fieldsGen({ agents: agentsOption })(g)),
+  check: (t) => {
+    if (nullish(t)) return OK
+    if (!isObject(t)) return TYPE
+    return t.k === 'object' ? check(agentsOption, t.f.agents || undef()) : OK
+  },
+}
+
+const session = {
+  id: T.str((g) => s(`id-${g.rng.int(10)}`)),
+  agentName: T.str(agentName),
+  capability: T.str(pick(['builder', 'scout', 'lead'])),
+  worktreePath: T.str(text),
+  branchName: T.str(text),
+  taskId: T.str(text),
+  tmuxSession: T.str(text),
+  state: T.str(state),
+  pid: T.int(orNull((g) => n(g.rng.int(70000)))),
+  parentAgent: T.optStr(orNull(agentName)),
+  depth: T.int(maybe(smallInt)),
+  runId: T.optStr(orNull(pick(['ar0', 'ar1']))),
+  startedAt: T.str(iso),
+  lastActivity: T.str(iso),
+  escalationLevel: T.int(maybe(smallInt)),
+  stalledSince: T.optStr(orNull(iso, 0.7)),
+  transcriptPath: T.optStr(orNull(text, 0.5)),
+  promptVersion: T.optStr(maybe(text)),
+  claudeSessionId: T.optStr(maybe(text)),
+}
+const sessionRequired = ['id', 'agentName', 'capability', 'worktreePath', 'branchName', 'taskId', 'tmuxSession', 'state', 'startedAt', 'lastActivity']
+const runInput = {
+  id: T.optStr(maybe(pick(['ar0', 'ar1', 'ar2']))),
+  startedAt: T.optStr(maybe(iso)),
+  coordinatorSessionId: T.optStr(maybe(text)),
+  coordinatorName: T.optStr(maybe(pick(['coordinator', 'c2']))),
+  status: T.optStr(maybe(pick(['active', 'completed', 'failed']))),
+  agentCount: T.int(maybe(smallInt)),
+}
+
+const p = (name, type) => [name, type]
+const training = [
+  { name: 'insertRun', kind: 'write', params: [p('run_id', T.str(runId)), p('project', T.optStr(orNull(text))), p('name', T.optStr(orNull(text))), p('parents', parents)] },
+  { name: 'listRuns', kind: 'read', params: [] },
+  { name: 'insertCheckpoint', kind: 'write', params: [p('ckpt_id', T.str((g) => s(`${g.rng.pick(RUN_IDS)}:${g.rng.int(5)}`))), p('run_id', T.optStr(runId)), p('step', T.num(step)), p('p', T.optStr(path('checkpoint')))] },
+  { name: 'latestCheckpointForRun', kind: 'read', params: [p('run_id', T.str(runId))] },
+  { name: 'insertMetric', kind: 'write', params: [p('run_id', T.str(runId)), p('row', metricRow)] },
+  { name: 'insertMetricBatch', kind: 'write', params: [p('rows', T.arrayOf(batchRow, arrayGen((g) => batchRow.gen(g), 8)))] },
+  { name: 'getRunRows', kind: 'read', params: [p('run_id', T.str(runId))] },
+  { name: 'upsertSummary', kind: 'write', params: [p('run_id', T.str(runId)), p('final_loss', T.num(maybe(metricValue))), p('val_loss', T.num(maybe(metricValue)))] },
+  { name: 'getRunSummary', kind: 'read', params: [p('run_id', T.str(runId))] },
+  { name: 'setSavingEverything', kind: 'write', params: [p('context', T.any(undef)), p('on', T.any(flag))] },
+  { name: 'isSavingEverything', kind: 'read', params: [] },
+  { name: 'insertTestMetric', kind: 'write', params: [p('run_id', T.str(runId)), p('step', T.num(step)), p('loss', T.num(metricValue))] },
+  { name: 'getTestRows', kind: 'read', params: [p('run_id', T.str(runId))] },
+  { name: 'upsertFinalModel', kind: 'write', params: [p('row', T.obj(...(() => { const f = { session_id: T.str(sessionId), run_id: T.optStr(runId), ckpt_path: T.optStr(path('checkpoint')), step: T.num(step), avg_test_loss: T.num(maybe(metricValue)) }; return [f, fieldsGen(f, ['session_id'])] })()))] },
+  { name: 'getFinalModel', kind: 'read', params: [p('session_id', T.str(sessionId))] },
+  { name: 'insertLog', kind: 'write', params: [p('row', T.obj(...(() => { const f = { run_id: T.str(runId), session_id: T.optStr(orNull(sessionId)), level: T.optStr(maybe(pick(['info', 'warn']))), text: T.optStr(text), phase: T.optStr(maybe(pick(['train', 'test', 'info', '']))), step: T.any(maybe(step)), epoch: T.any(maybe(smallInt)), ts: T.num(maybe((g) => n(1.7e12 + g.rng.int(1e6)))) }; return [f, fieldsGen(f, ['run_id', 'text'])] })()))] },
+  { name: 'getLogs', kind: 'read', params: [p('run_id', T.str(runId)), p('phase', T.optStr(maybe(pick(['train', 'test', 'info', '']))))] },
+  { name: 'getLogsBySession', kind: 'read', params: [p('session_id', T.str(sessionId)), p('phase', T.optStr(maybe(pick(['train', 'info']))))] },
+  { name: 'listSessions', kind: 'read', params: [] },
+  { name: 'runsForSession', kind: 'read', params: [p('session_id', T.str(sessionId))] },
+  { name: 'upsertReportLossDist', kind: 'write', params: [p('run_id', T.str(runId)), p('subset_on', T.str(pick(['train', 'val']))), p('payload', payload)] },
+  { name: 'getReportLossDist', kind: 'read', params: [p('run_id', T.str(runId)), p('subset_on', T.str(pick(['train', 'val'])))] },
+  { name: 'setRunSubset', kind: 'write', params: [p('run_id', T.str(runId)), p('indices', T.numbersOrEmpty(numbersGen))] },
+  { name: 'getRunSubset', kind: 'read', params: [p('run_id', T.str(runId))] },
+  { name: 'insertMetricColumns', kind: 'write', params: [p('run_id', T.str(runId)), p('columns', T.obj(columnsFields, (g) => { g.colLen = g.rng.pick([0, 1, 5, 50]); return fieldsGen(columnsFields, ['step'])(g) }))] },
+  { name: 'getRunColumns', kind: 'write', params: [p('run_id', T.str(runId)), p('options', options(columnsOptions))] },
+  { name: 'getRunSeries', kind: 'write', params: [p('run_id', T.str(runId)), p('metric', T.str(pick(SERIES))), p('options', options(seriesOptions))] },
+  { name: 'exportBundle', kind: 'write', params: [p('dir', T.path(path('bundle'))), p('options', options({ archive: T.any(flag) }))] },
+  { name: 'exportBundleAsync', kind: 'write', async: true, params: [p('dir', T.path(path('bundle'))), p('options', options({ archive: T.any(flag), onProgress: progress }))] },
+  { name: 'loadBundle', kind: 'write', params: [p('dir', T.path(path('bundle'))), p('context', T.any(undef))] },
+  { name: 'loadBundleAsync', kind: 'write', async: true, params: [p('dir', T.path(path('bundle'))), p('context', T.any(undef)), p('options', options({ onProgress: progress }))] },
+  {
+    name: '_insertMetricBlock',
+    kind: 'write',
+    params: [
+      p('values', { gen: (g) => { const ta = new Float64Array(12 * g.blockRows); for (let i = 0; i < ta.length; i++) ta[i] = i % 7; g.track(ta); return tag(ta, `Float64Array(${ta.length})`, 'typed', { ta: 'Float64Array', len: ta.length }) }, check: (t) => (t.k === 'typed' && t.ta === 'Float64Array' ? OK : TYPE) }),
+      p('runs', T.arrayOf(T.str(), arrayGen(runId, 2))),
+      p('runOf', { gen: (g) => { const ta = new Uint32Array(g.blockRows); g.track(ta); return tag(ta, `Uint32Array(${ta.length})`, 'typed', { ta: 'Uint32Array', len: ta.length }) }, check: (t) => (t.k === 'typed' && t.ta === 'Uint32Array' ? OK : TYPE) }),
+    ],
+  },
+]
+
+const store = [
+  { name: 'training', getter: true, params: [] },
+  { name: 'agents', getter: true, params: [] },
+  { name: 'agentRuns', getter: true, params: [] },
+  { name: 'path', getter: true, params: [] },
+  { name: 'isOpen', getter: true, params: [] },
+  { name: 'info', params: [] },
+  { name: 'integrityCheck', params: [p('options', T.fieldsOf({ quick: T.any(flag) }, maybe(fieldsGen({ quick: T.any(flag) }))))] },
+  { name: 'optimize', params: [] },
+  { name: 'checkpoint', params: [p('mode', T.optStr(maybe(pick(['PASSIVE', 'FULL', 'RESTART', 'TRUNCATE']))))] },
+  { name: 'backupTo', params: [p('path', T.path(path('backup')))] },
+  { name: 'close', params: [] },
+]
+
+const agents = [
+  { name: 'upsert', params: [p('session', T.obj(session, fieldsGen(session, sessionRequired)))] },
+  { name: 'getByName', params: [p('agentName', T.str(agentName))] },
+  { name: 'getActive', params: [] },
+  { name: 'getAll', params: [] },
+  { name: 'count', params: [] },
+  { name: 'getByRun', params: [p('runId', T.str(pick(['ar0', 'ar1'])))] },
+  { name: 'updateState', params: [p('agentName', T.str(agentName)), p('state', T.str(state))] },
+  { name: 'tryTransitionState', params: [p('agentName', T.str(agentName)), p('state', T.str(state))] },
+  { name: 'updateLastActivity', params: [p('agentName', T.str(agentName))] },
+  { name: 'updateEscalation', params: [p('agentName', T.str(agentName)), p('level', T.int(smallInt, true)), p('stalledSince', T.optStr(orNull(iso, 0.5)))] },
+  { name: 'updateTranscriptPath', params: [p('agentName', T.str(agentName)), p('path', T.str(text))] },
+  { name: 'updateClaudeSessionId', params: [p('agentName', T.str(agentName)), p('sessionId', T.str(text))] },
+  { name: 'remove', params: [p('agentName', T.str(agentName))] },
+  { name: 'purge', params: [p('options', T.obj(...(() => { const f = { all: T.any(maybe(flag, 0.2)), state: T.optStr(maybe(state)), agent: T.optStr(maybe(agentName)) }; return [f, fieldsGen(f)] })()))] },
+  { name: 'importLegacyJson', params: [p('file', T.path(path('legacy')))] },
+]
+
+const agentRuns = [
+  { name: 'createRun', params: [p('run', T.optObj(runInput, maybe(fieldsGen(runInput), 0.8)))] },
+  { name: 'getRun', params: [p('id', T.str(pick(['ar0', 'ar1', 'ar2'])))] },
+  { name: 'getActiveRun', params: [] },
+  { name: 'getActiveRunForCoordinator', params: [p('coordinatorName', T.str(pick(['coordinator', 'c2'])))] },
+  { name: 'listRuns', params: [p('options', T.optObj(...(() => { const f = { limit: T.int(maybe(smallInt)), status: T.optStr(maybe(pick(['active', 'completed', 'failed']))) }; return [f, maybe(fieldsGen(f))] })()))] },
+  { name: 'incrementAgentCount', params: [p('runId', T.str(pick(['ar0', 'ar1'])))] },
+  { name: 'completeRun', params: [p('runId', T.str(pick(['ar0', 'ar1', 'ar2']))), p('status', T.str(pick(['completed', 'failed', 'active'])))] },
+]
+
+const MODULE_NAMES = {
+  insertMetricBatch: 'insertMetric.batch',
+}
+const moduleOnly = [
+  { name: 'initStorage', async: true, params: [p('context', context)] },
+  { name: 'isReady', params: [] },
+  { name: 'whenReady', async: true, params: [] },
+  { name: 'getDbPath', params: [] },
+  { name: 'checkpointNow', params: [] },
+  { name: 'closeStorage', params: [p('opts', T.any(maybe((g) => g.v.fromFields({ retainFile: flag(g) }), 0.7)))] },
+  {
+    name: 'openStore',
+    params: [p('path', T.path()), p('options', storeOptions)],
+    // A path of a file of the kind the options ask for (and now and then of the other kind).
+    genArgs: (g) => {
+      const kind = g.rng.chance(0.7) ? 'training' : 'agents'
+      const file = g.path(g.rng.chance(0.9) === (kind === 'agents') ? 'agentsDb' : 'trainingDb')
+      const opts = kind === 'training' && g.rng.chance(0.5) ? undef() : g.v.fromFields({ stores: tag([kind], `['${kind}']`, 'array', { items: [s(kind)] }), ...(kind === 'agents' && g.rng.chance(0.3) ? { agents: agentsOption.gen(g) } : {}) })
+      return [file, opts]
+    },
+  },
+  { name: 'createSessionStore', params: [p('dbPath', T.path(path('agentsDb'))), p('options', factoryOptions)] },
+  { name: 'createRunStore', params: [p('dbPath', T.path(path('agentsDb'))), p('options', factoryOptions)] },
+  { name: 'openSessionStore', params: [p('overstoryDir', T.path(path('overstory'))), p('options', factoryOptions)] },
+]
+/** The drop-in functions: the training methods on the default store (the hidden block method aside). */
+const moduleTraining = training
+  .filter((op) => op.name !== '_insertMetricBlock')
+  .map((op) => {
+    const name = MODULE_NAMES[op.name] || op.name
+    if (op.name === 'loadBundle' || op.name === 'loadBundleAsync') {
+      // Opens the default store from `context` first when it is not open.
+      return { ...op, name, params: op.params.map(([k, t]) => (k === 'context' ? [k, { ...context, gen: (g) => (g.rng.chance(0.5) ? undef() : context.gen(g)) }] : [k, t])), contextWhenClosed: true }
+    }
+    return { ...op, name }
+  })
+
+const SURFACE = [
+  ...moduleOnly.map((op) => ({ ...op, on: 'module' })),
+  ...moduleTraining.map((op) => ({ ...op, on: 'module' })),
+  ...training.map((op) => ({ ...op, on: 'TrainingStore' })),
+  ...store.map((op) => ({ ...op, on: 'Store' })),
+  ...agents.map((op) => ({ ...op, on: 'AgentSessionStore' })),
+  ...agentRuns.map((op) => ({ ...op, on: 'AgentRunStore' })),
+  ...agents.map((op) => ({ ...op, on: 'SessionStore' })),
+  ...agentRuns.map((op) => ({ ...op, on: 'RunStore' })),
+  { name: 'close', on: 'SessionStore', params: [] },
+  { name: 'close', on: 'RunStore', params: [] },
+]
+
+module.exports = { SURFACE, RUN_IDS, AGENTS }
