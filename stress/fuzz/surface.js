@@ -134,7 +134,9 @@ agentsOptionFields.transitions.check = (t) => {
   return Object.values(t.f || {}).reduce((acc, v) => acc | check(T.arrayOf(T.str()), v), OK)
 }
 const agentsOption = T.optObj(agentsOptionFields, maybe(fieldsGen(agentsOptionFields), 0.3))
-const storeOptions = T.optObj({ stores: T.optArrayOf(T.str()), agents: agentsOption })
+/** A store name: another string is ERR_INVALID_ARG (checked item by item with the types). */
+const storeName = { check: (t) => (t.k !== 'string' ? TYPE : ['training', 'agents'].includes(t.v) ? OK : INVALID) }
+const storeOptions = T.optObj({ stores: T.optArrayOf(storeName), agents: agentsOption })
 /** The options of the factories: an object whose `agents` is passed to `openStore`. */
 const factoryOptions = {
   gen: (g) => (g.rng.chance(0.5) ? undef() : fieldsGen({ agents: agentsOption })(g)),
