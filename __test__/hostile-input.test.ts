@@ -207,3 +207,26 @@ describe('the factories', () => {
     s.close()
   })
 })
+
+describe('a store in memory', () => {
+  it('is not exported or loaded on a second connection, which would be another, empty database', async () => {
+    const src = fresh()
+    src.training.insertRun('from-bundle', 'p', 'n', null)
+    const bundle = join(root, 'memory-bundle')
+    src.training.exportBundle(bundle)
+    for (const name of [':memory:', '']) {
+      const t = stowage.openStore(name).training
+      t.insertRun('mine', 'p', 'n', null)
+      // Before, the async load resolved with { runs: 1 } and left the store as it was, and an
+      // export failed with SQLITE_ERROR 'no such table'.
+      await expect(t.loadBundleAsync(bundle)).rejects.toMatchObject({ code: 'ERR_INVALID_ARG' })
+      await expect(t.exportBundleAsync(join(root, 'from-memory'))).rejects.toMatchObject({ code: 'ERR_INVALID_ARG' })
+      expect(thrown(() => t.exportBundle(join(root, 'from-memory'))).code).toBe('ERR_INVALID_ARG')
+      expect(t.listRuns().map((r) => r.run_id)).toEqual(['mine'])
+      // The synchronous load works on the store's own connection.
+      expect(t.loadBundle(bundle).runs).toBe(1)
+      expect(t.listRuns().map((r) => r.run_id)).toEqual(['from-bundle'])
+    }
+    expect(existsSync(join(root, 'from-memory'))).toBe(false)
+  })
+})

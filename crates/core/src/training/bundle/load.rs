@@ -46,6 +46,7 @@ impl Training<'_> {
 /// [`load`] into the store file `live_path`, on a connection of its own (for a load that runs off
 /// the thread owning the store's connection).
 pub fn load_into_file(live_path: &Path, src: &Path, sink: Sink<'_>) -> Result<LoadReport> {
+    super::in_a_file(live_path, "loading a bundle on a connection of its own")?;
     let conn = Connection::open_with_flags(
         live_path,
         OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,

@@ -26,6 +26,19 @@ pub use export::{export, ExportOptions, ExportReport};
 pub use load::{load_into_file, LoadReport};
 pub use progress::{Phase, Progress, Sink};
 
+/// Refuses a store that is not in a file (opened on `:memory:` or `''`) for work on a connection
+/// of its own: a second connection to that name is another, empty database.
+fn in_a_file(db_path: &std::path::Path, work: &str) -> crate::engine::Result<()> {
+    let name = db_path.as_os_str();
+    if name.is_empty() || name == ":memory:" {
+        return Err(crate::engine::Error::InvalidArg(format!(
+            "{work} needs a store in a file; this one is in memory (opened on {:?})",
+            name
+        )));
+    }
+    Ok(())
+}
+
 /// A file the bundle references that could not be copied or found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Missing {
@@ -207,6 +220,19 @@ mod tests {
             .collect();
         assert!(leftovers.is_empty());
         Ok(())
+    }
+
+    #[test]
+    fn a_store_in_memory_is_neither_exported_nor_loaded_on_another_connection() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("bundle");
+        for db in [Path::new(":memory:"), Path::new("")] {
+            let err = export(db, &dir, ExportOptions::default(), &mut quiet).unwrap_err();
+            assert_eq!(err.code(), "ERR_INVALID_ARG", "{err}");
+            let err = load_into_file(db, &dir, &mut quiet).unwrap_err();
+            assert_eq!(err.code(), "ERR_INVALID_ARG", "{err}");
+        }
+        assert!(!dir.exists());
     }
 
     #[test]
