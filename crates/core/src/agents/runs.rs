@@ -63,11 +63,12 @@ impl Agents<'_> {
     /// `SQLITE_CONSTRAINT_CHECK`.
     pub fn create_run(&self, run: &RunInput) -> Result<AgentRun> {
         write_tx(self.conn(), |c| {
+            // One clock reading for both defaults, so that a generated id names its start time.
+            let now: String = c.query_row(&format!("SELECT {NOW_ISO}"), [], |r| r.get(0))?;
             let id = match &run.id {
                 Some(id) => id.clone(),
                 None => {
-                    let base: String =
-                        c.query_row(&format!("SELECT 'run-' || {NOW_ISO}"), [], |r| r.get(0))?;
+                    let base = format!("run-{now}");
                     let mut id = base.clone();
                     let mut n = 1;
                     while c
@@ -80,14 +81,14 @@ impl Agents<'_> {
                     id
                 }
             };
-            c.prepare_cached(&format!(
+            c.prepare_cached(
                 "INSERT INTO runs (id, started_at, completed_at, agent_count,
                    coordinator_session_id, coordinator_name, status)
-                 VALUES (?1, coalesce(?2, {NOW_ISO}), NULL, ?3, ?4, ?5, ?6)"
-            ))?
+                 VALUES (?1, ?2, NULL, ?3, ?4, ?5, ?6)",
+            )?
             .execute(params![
                 id,
-                run.started_at,
+                run.started_at.as_deref().unwrap_or(&now),
                 run.agent_count.unwrap_or(0),
                 run.coordinator_session_id,
                 run.coordinator_name,
