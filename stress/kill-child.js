@@ -9,21 +9,11 @@
 //   export  <entry> <file> <dest>          exportBundle of the file to dest
 'use strict'
 const fs = require('node:fs')
+const { rng } = require('./rng.js')
 
 const [scenario, entry, ...args] = process.argv.slice(2)
 const stowage = require(entry)
 const say = (line) => fs.writeSync(1, line + '\n')
-
-/** mulberry32: a small seeded generator, so a run's sequence of calls can be replayed. */
-function rng(seed) {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = Math.imul(a ^ (a >>> 15), 1 | a)
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 async function stream(folder, tag, seed) {
   const random = rng(Number(seed))

@@ -20,6 +20,8 @@ const os = require('node:os')
 const path = require('node:path')
 const { spawn, spawnSync } = require('node:child_process')
 
+const { rng } = require('./rng.js')
+
 const entry = path.join(__dirname, '..', 'index.js')
 const child = path.join(__dirname, 'kill-child.js')
 const { openStore } = require(entry)
@@ -32,17 +34,6 @@ function options(argv) {
     o[key] = key === 'dir' ? argv[i + 1] : Number(argv[i + 1])
   }
   return o
-}
-
-/** mulberry32, as in the child. */
-function rng(seed) {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = Math.imul(a ^ (a >>> 15), 1 | a)
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
 }
 
 /** Runs SQL through Python's sqlite3 (independent of stowage, and never migrating the file). */
