@@ -136,9 +136,13 @@ impl TrainingStore {
 }
 
 impl TrainingStore {
-    /// The store's file, for work on a connection of its own; `ERR_CLOSED` after `close()`.
+    /// The store's file, for work on a connection of its own; `ERR_CLOSED` after `close()`,
+    /// `ERR_STORE_NOT_OPEN` when the file was opened without the training store.
     fn open_path(&self, js: Js) -> Result<PathBuf> {
-        self.handle.with(js, |db| Ok(db.path().to_path_buf()))
+        self.handle.with(js, |db| {
+            db.training()?;
+            Ok(db.path().to_path_buf())
+        })
     }
 }
 
