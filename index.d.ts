@@ -623,6 +623,8 @@ export declare class TrainingStore {
    * holds a partial bundle; a previous bundle there is replaced only on success, and a
    * non-empty folder that is not a bundle is refused (`ERR_BUNDLE_DEST_NOT_EMPTY`).
    * Checkpoint files that are missing or unreadable are listed in `missing`, not fatal.
+   * The copy is made on a connection of its own, so a store in memory (opened on
+   * `':memory:'` or `''`) cannot be exported (`ERR_INVALID_ARG`).
    */
   exportBundle(dir: string, options?: { archive?: boolean }): ExportBundleResult
   /**
@@ -650,7 +652,8 @@ export declare class TrainingStore {
    * `loadBundle` off the JS thread, with `onProgress` as for `exportBundleAsync`. The copy,
    * checks and migration run on a private copy; the final replacement is one transaction on
    * a connection of the job's own, so reads keep working throughout and writes made during
-   * that last step wait for it.
+   * that last step wait for it. A store in memory (opened on `':memory:'` or `''`) has no
+   * file for that connection and is refused (`ERR_INVALID_ARG`); `loadBundle` works on it.
    */
   loadBundleAsync(dir: string, context?: unknown, options?: { onProgress?: (progress: BundleProgress) => void }): Promise<LoadBundleResult>
   /**

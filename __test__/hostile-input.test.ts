@@ -230,3 +230,24 @@ describe('a store in memory', () => {
     expect(existsSync(join(root, 'from-memory'))).toBe(false)
   })
 })
+
+describe('the training member of an agents store', () => {
+  it('refuses bundle work with ERR_STORE_NOT_OPEN before it touches the file', async () => {
+    const file = join(root, 'agents-bundle.db')
+    const store = stowage.openStore(file, { stores: ['agents'] })
+    store.agentRuns.createRun({ id: 'run-1' })
+    const src = fresh()
+    src.training.insertRun('r', 'p', 'n', null)
+    const bundle = join(root, 'for-agents')
+    src.training.exportBundle(bundle)
+    // Before, these ran on a connection of their own without asking which stores the file holds:
+    // SQLITE_ERROR 'no such table: checkpoints' for an export, and a load that tried to replace
+    // the training tables in overstory's file (stopped only by a NOT NULL constraint of its runs).
+    expect(thrown(() => store.training.exportBundle(join(root, 'from-agents'))).code).toBe('ERR_STORE_NOT_OPEN')
+    await expect(store.training.exportBundleAsync(join(root, 'from-agents'))).rejects.toMatchObject({ code: 'ERR_STORE_NOT_OPEN' })
+    await expect(store.training.loadBundleAsync(bundle)).rejects.toMatchObject({ code: 'ERR_STORE_NOT_OPEN' })
+    expect(thrown(() => store.training.loadBundle(bundle)).code).toBe('ERR_STORE_NOT_OPEN')
+    expect(store.agentRuns.listRuns().map((r) => r.id)).toEqual(['run-1'])
+    expect(store.integrityCheck()).toEqual(['ok'])
+  })
+})

@@ -22,6 +22,8 @@ impl TrainingStore {
     /// holds a partial bundle; a previous bundle there is replaced only on success, and a
     /// non-empty folder that is not a bundle is refused (`ERR_BUNDLE_DEST_NOT_EMPTY`).
     /// Checkpoint files that are missing or unreadable are listed in `missing`, not fatal.
+    /// The copy is made on a connection of its own, so a store in memory (opened on
+    /// `':memory:'` or `''`) cannot be exported (`ERR_INVALID_ARG`).
     #[napi(
         catch_unwind,
         ts_args_type = "dir: string, options?: { archive?: boolean }"
@@ -97,7 +99,8 @@ impl TrainingStore {
     /// `loadBundle` off the JS thread, with `onProgress` as for `exportBundleAsync`. The copy,
     /// checks and migration run on a private copy; the final replacement is one transaction on
     /// a connection of the job's own, so reads keep working throughout and writes made during
-    /// that last step wait for it.
+    /// that last step wait for it. A store in memory (opened on `':memory:'` or `''`) has no
+    /// file for that connection and is refused (`ERR_INVALID_ARG`); `loadBundle` works on it.
     #[napi(
         catch_unwind,
         ts_args_type = "dir: string, context?: unknown, options?: { onProgress?: (progress: BundleProgress) => void }",
@@ -133,9 +136,13 @@ impl TrainingStore {
 }
 
 impl TrainingStore {
-    /// The store's file, for work on a connection of its own; `ERR_CLOSED` after `close()`.
+    /// The store's file, for work on a connection of its own; `ERR_CLOSED` after `close()`,
+    /// `ERR_STORE_NOT_OPEN` when the file was opened without the training store.
     fn open_path(&self, js: Js) -> Result<PathBuf> {
-        self.handle.with(js, |db| Ok(db.path().to_path_buf()))
+        self.handle.with(js, |db| {
+            db.training()?;
+            Ok(db.path().to_path_buf())
+        })
     }
 }
 

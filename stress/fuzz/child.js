@@ -61,7 +61,7 @@ class Fuzzer {
     this.factories = []
     this.opened = new Map()
     this.survey = opts.survey === 'true'
-    this.stats = { calls: 0, threw: 0, codes: {}, ops: {}, succeeded: {}, failedWritesCompared: 0, integrityChecks: 0, violations: {}, slowest: [] }
+    this.stats = { calls: 0, threw: 0, codes: {}, ops: {}, succeeded: {}, examples: {}, failedWritesCompared: 0, integrityChecks: 0, violations: {}, slowest: [] }
   }
 
   // ---- paths -------------------------------------------------------------------------------
@@ -317,7 +317,7 @@ class Fuzzer {
       if (problem) this.violate(i, `${label}: ${problem}`, { error: describeError(o.err) })
       if (op.async && o.sync && !hostile) this.violate(i, `${label} threw instead of returning a rejected promise`, { error: describeError(o.err) })
     }
-    if (hostile || foreign) return
+    if (hostile || (foreign && o.threw && o.err.code === undefined)) return
     if (op.on === 'module' && !ready && op.name !== 'initStorage') {
       if (op.kind === 'read' && o.threw) this.violate(i, `${label} before initStorage threw`, { error: describeError(o.err) })
       if (op.kind === 'write' && !op.contextWhenClosed && !this.gateOpen(op, list)) {
@@ -397,8 +397,9 @@ class Fuzzer {
     if (o.threw) {
       this.stats.threw++
       const mine = SENTINELS.includes(o.err) || SENTINELS.includes(o.err && o.err.cause)
-      const code = mine ? 'thrown by a getter' : foreign && o.err.code === undefined ? 'revoked proxy' : o.err instanceof Error ? String(o.err.code) : 'not an Error'
+      const code = mine ? 'thrown by a getter' : foreign && o.err.code === undefined ? 'engine error of a caller value' : o.err instanceof Error ? String(o.err.code) : 'not an Error'
       this.stats.codes[code] = (this.stats.codes[code] || 0) + 1
+      this.stats.examples[code] ??= `${label}: ${o.err instanceof Error ? o.err.message.slice(0, 160) : typeof o.err}`
     }
   }
 

@@ -6,7 +6,8 @@
 // its kind as the binding sees it, and what the oracle needs to predict the binding's answer:
 // `f` the fields of a plain object, `items` the elements of a dense array, `hostile` when reading
 // it runs code of the caller (getters, proxy traps, `toString`), `foreign` when that code may
-// throw the engine's own errors (a revoked proxy), `coerceFails` when `String(v)` throws.
+// throw the engine's own errors (a revoked proxy, a class called as a callback), `coerceFails`
+// when `String(v)` throws.
 
 /** sfc32 seeded through splitmix32: fast, and the same stream for a seed on every platform. */
 class Rng {
@@ -139,7 +140,8 @@ class Values {
     return r.pick([
       () => tag(() => {}, '() => {}', 'function'),
       () => tag(() => { throw SENTINELS[0] }, '() => { throw }', 'function'),
-      () => tag(class Fuzz {}, 'class {}', 'function'),
+      // Called as a callback it throws the engine's TypeError, which the promise passes on.
+      () => tag(class Fuzz {}, 'class {}', 'function', { foreign: true }),
       () => tag(async () => 1, 'async () => 1', 'function'),
       () => {
         const f = function withFields() {}
