@@ -164,13 +164,21 @@ function folderOf(context, func) {
   return dir
 }
 
-/** The folder named by a context, or undefined. */
+/**
+ * The folder named by a context, or undefined. A `vscode.ExtensionContext` (anything with a
+ * `globalStorageUri`) means its `globalStorageUri.fsPath`, as OnTheFly uses: one store for every
+ * window. A real context also carries the deprecated `storagePath` (the open folder's workspace
+ * storage) whenever a folder is open, so `storagePath` counts only on an object without
+ * `globalStorageUri`.
+ */
 function folderPath(context) {
   if (typeof context === 'string' && context !== '') return context
   if (context !== null && typeof context === 'object') {
-    if (typeof context.storagePath === 'string' && context.storagePath !== '') return context.storagePath
     const uri = context.globalStorageUri
-    if (uri !== null && typeof uri === 'object' && typeof uri.fsPath === 'string' && uri.fsPath !== '') return uri.fsPath
+    if (uri !== undefined && uri !== null) {
+      return typeof uri === 'object' && typeof uri.fsPath === 'string' && uri.fsPath !== '' ? uri.fsPath : undefined
+    }
+    if (typeof context.storagePath === 'string' && context.storagePath !== '') return context.storagePath
   }
   return undefined
 }

@@ -89,6 +89,37 @@ describe('initStorage', () => {
     expect(s.whenReady()).not.toBe(p)
   })
 
+  it('uses globalStorageUri of a context shaped like VS Code\'s, not its workspace storagePath', async () => {
+    // With a folder open, a real vscode.ExtensionContext carries both: the deprecated storagePath
+    // is that folder's workspace storage; OnTheFly keeps its one store in globalStorage.
+    const user = join(root, 'vscode-user')
+    const global = join(user, 'globalStorage', 'pub.ext')
+    const workspace = join(user, 'workspaceStorage', 'abc123', 'pub.ext')
+    const context = {
+      subscriptions: [],
+      globalStorageUri: { scheme: 'file', fsPath: global, path: global },
+      globalStoragePath: global,
+      storageUri: { scheme: 'file', fsPath: workspace, path: workspace },
+      storagePath: workspace,
+    }
+    await s.initStorage(context)
+    expect(s.getDbPath()).toBe(join(global, 'runs.sqlite'))
+    s.insertRun('r', 'p', 'r', null)
+    s.closeStorage({ retainFile: true })
+    expect(existsSync(join(global, 'runs.sqlite'))).toBe(true)
+    expect(existsSync(workspace)).toBe(false)
+    // loadBundle opens the default store from its context argument when it is closed.
+    expect(thrown(() => s.loadBundle(join(root, 'no-such-bundle'), context)).code).toBe('ERR_BUNDLE_NOT_FOUND')
+    expect(s.getDbPath()).toBe(join(global, 'runs.sqlite'))
+    expect(existsSync(workspace)).toBe(false)
+  })
+
+  it('refuses a context whose globalStorageUri has no fsPath, even with a storagePath', async () => {
+    const err = await s.initStorage({ globalStorageUri: {}, storagePath: join(root, 'ws') } as never).catch((e) => e)
+    expect(err.code).toBe('ERR_INVALID_ARG_TYPE')
+    expect(existsSync(join(root, 'ws'))).toBe(false)
+  })
+
   it('accepts { storagePath } and a folder path', async () => {
     await s.initStorage({ storagePath: join(root, 'sp') })
     expect(s.getDbPath()).toBe(join(root, 'sp', 'runs.sqlite'))

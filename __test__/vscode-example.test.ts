@@ -5,7 +5,7 @@
 // host (helpers/vscode-host.js). The example is built in target/tmp so that its build tools
 // resolve to the repository's devDependencies, which pin the same versions as the example.
 import { execFile, spawnSync } from 'node:child_process'
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
@@ -160,6 +160,8 @@ describe('the packaged extension', () => {
     expect(report.remainingCommands).toEqual([])
     expect(report.nativeModules).toEqual([join(scratch, 'linux-x64', HOST_BINARY)])
     const db = join(storage(), 'runs.sqlite')
+    // The context also names a workspace storage folder (storagePath), which must stay unused.
+    expect(existsSync(join(scratch, 'workspaceStorage'))).toBe(false)
     expect(report.messages).toHaveLength(1)
     expect(report.messages[0]).toMatch(/^stowage: recorded base-\w+ and fork-\w+ in /)
     expect(report.messages[0]).toContain(db)

@@ -5,8 +5,10 @@
 
 // ---- drop-in module functions (act on the default store opened by initStorage) ------------
 
-/** Where the default store lives: a `vscode.ExtensionContext` (its `globalStorageUri.fsPath`),
- * `{ storagePath }`, or a folder path. The file is `<folder>/runs.sqlite`. */
+/** Where the default store lives: a `vscode.ExtensionContext` (its `globalStorageUri.fsPath`, the
+ * one folder OnTheFly uses for every window, even when the context also carries the deprecated
+ * per-workspace `storagePath`), `{ storagePath }` (an object without `globalStorageUri`), or a
+ * folder path. The file is `<folder>/runs.sqlite`. */
 export type StorageContext = { globalStorageUri: { fsPath: string } } | { storagePath: string } | string
 
 /** Opens the default store synchronously (creating the folder and file, adopting a file written by

@@ -4,7 +4,9 @@
 //   node vscode-host.js <extension-dir> <global-storage-dir> [<command-id>...]
 //
 // It serves `require('vscode')` with the few APIs the example uses, loads the extension's `main`,
-// activates it with an ExtensionContext whose globalStorageUri is <global-storage-dir>, runs each
+// activates it with an ExtensionContext whose globalStorageUri is <global-storage-dir> and whose
+// storageUri/storagePath name a workspace storage folder beside it (<global-storage-dir>/../
+// workspaceStorage/ws, as a real context does in a window on a folder), runs each
 // command, deactivates it and disposes its subscriptions, as VS Code does when a window closes.
 // It prints what the extension did as JSON: the commands it registered, the messages and quick
 // picks it showed, the lines of its output channels and the native modules the process loaded.
@@ -67,10 +69,14 @@ Module._resolveFilename = function (request, ...rest) {
 async function main() {
   const manifest = require(path.join(extensionDir, 'package.json'))
   const extension = require(path.join(extensionDir, manifest.main))
+  const workspaceStorage = path.join(path.dirname(storageDir), 'workspaceStorage', 'ws', manifest.name)
   const context = {
     subscriptions: [],
     extensionPath: extensionDir,
     globalStorageUri: { scheme: 'file', fsPath: storageDir },
+    globalStoragePath: storageDir,
+    storageUri: { scheme: 'file', fsPath: workspaceStorage },
+    storagePath: workspaceStorage,
   }
   await extension.activate(context)
   for (const id of commandIds) await vscode.commands.executeCommand(id)
