@@ -839,4 +839,3 @@ module.exports.AgentRunStore = nativeBinding.AgentRunStore
 module.exports.AgentSessionStore = nativeBinding.AgentSessionStore
 module.exports.Store = nativeBinding.Store
 module.exports.TrainingStore = nativeBinding.TrainingStore
-module.exports.openStore = nativeBinding.openStore

@@ -13,6 +13,9 @@ const native = require('./native.js').loadBinding()
 
 const { openStore, Store, TrainingStore, AgentSessionStore, AgentRunStore, __napiBindingTarget } = native
 
+/** The binding's classes: every export that is a constructor with methods. */
+const classes = Object.values(native).filter((v) => typeof v === 'function' && /^[A-Z]/.test(v.name) && v.prototype)
+
 // insertMetricBatch: turning row objects into columns is much cheaper in JS (JIT-compiled
 // property loads) than through Node-API (a call per value). Rows whose values are all numbers,
 // null or undefined take this path; any other row falls back to the native method, whose checks
@@ -86,7 +89,7 @@ function metricBlock(rows) {
 // called on something that is not one of stowage's objects (typically a method taken off its
 // object: `const { listRuns } = store.training`) throws TypeError [ERR_INVALID_THIS] instead. The
 // wrappers cost one plain JS call; only a call that throws is looked at.
-for (const Class of [Store, TrainingStore, AgentSessionStore, AgentRunStore]) {
+for (const Class of classes) {
   const proto = Class.prototype
   for (const name of Object.getOwnPropertyNames(proto)) {
     const d = Object.getOwnPropertyDescriptor(proto, name)
@@ -127,6 +130,53 @@ for (const Class of [Store, TrainingStore, AgentSessionStore, AgentRunStore]) {
       })
     }
   }
+}
+
+// store.transaction(fn): the levels are opened and closed natively (BEGIN IMMEDIATE, then
+// savepoints), the callback runs here, so whatever it throws is rethrown as the same value.
+const { _begin: begin, _commit: commit, _rollback: rollback } = Store.prototype
+delete Store.prototype._begin
+delete Store.prototype._commit
+delete Store.prototype._rollback
+Object.defineProperty(Store.prototype, 'transaction', {
+  configurable: true,
+  writable: true,
+  value: function transaction(fn) {
+    if (!(this instanceof Store)) {
+      const received = this === null ? 'null' : typeof this
+      throw coded(TypeError, 'ERR_INVALID_THIS', `Store.transaction: \`this\` must be a Store made by stowage; received ${received}`)
+    }
+    if (typeof fn !== 'function') {
+      throw coded(TypeError, 'ERR_INVALID_ARG_TYPE', `transaction: fn must be a function; received ${fn === null ? 'null' : typeof fn}`)
+    }
+    const level = begin.call(this)
+    let result
+    try {
+      result = fn(this)
+      if (result !== null && (typeof result === 'object' || typeof result === 'function') && typeof result.then === 'function') {
+        throw coded(
+          Error,
+          'ERR_TRANSACTION_ASYNC',
+          'transaction: fn returned a promise; a transaction is synchronous (its work would commit before the awaited part ran), so it was rolled back',
+        )
+      }
+    } catch (err) {
+      rollbackThenRethrow(this, level, err)
+    }
+    commit.call(this, level)
+    return result
+  },
+})
+
+/** Rolls back `level` of `store` and throws `err`, the value the transaction's callback threw
+ * (a failure of the rollback itself cannot be more useful to the caller). */
+function rollbackThenRethrow(store, level, err) {
+  try {
+    rollback.call(store, level)
+  } catch {
+    // `err` is what the caller must see.
+  }
+  throw err
 }
 
 /** File name of the default store inside its folder (as in the original). */

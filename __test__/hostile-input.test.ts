@@ -147,7 +147,7 @@ describe('receivers and constructors', () => {
       () => stowage.TrainingStore.prototype.insertRun.call(store.agents, 'r', 'p', 'n', null),
       () => stowage.TrainingStore.prototype.insertMetricBatch.call({}, [{ run_id: 'r', step: 1, loss: 1, val_loss: null }]),
       () => stowage.Store.prototype.info.call(Object.create(stowage.Store.prototype)),
-      () => Object.getOwnPropertyDescriptor(stowage.Store.prototype, 'training')!.get!.call(store.training),
+      () => stowage.Store.prototype.transaction.call(store.training as never, () => 1),
       () => Object.getOwnPropertyDescriptor(stowage.Store.prototype, 'path')!.get!.call(5),
     ]
     for (const call of cases) {
@@ -231,8 +231,8 @@ describe('a store in memory', () => {
   })
 })
 
-describe('the training member of an agents store', () => {
-  it('refuses bundle work with ERR_STORE_NOT_OPEN before it touches the file', async () => {
+describe('an agents store', () => {
+  it('has no training member, and training methods called on its members touch nothing', async () => {
     const file = join(root, 'agents-bundle.db')
     const store = stowage.openStore(file, { stores: ['agents'] })
     store.agentRuns.createRun({ id: 'run-1' })
@@ -240,13 +240,16 @@ describe('the training member of an agents store', () => {
     src.training.insertRun('r', 'p', 'n', null)
     const bundle = join(root, 'for-agents')
     src.training.exportBundle(bundle)
-    // Before, these ran on a connection of their own without asking which stores the file holds:
-    // SQLITE_ERROR 'no such table: checkpoints' for an export, and a load that tried to replace
-    // the training tables in overstory's file (stopped only by a NOT NULL constraint of its runs).
-    expect(thrown(() => store.training.exportBundle(join(root, 'from-agents'))).code).toBe('ERR_STORE_NOT_OPEN')
-    await expect(store.training.exportBundleAsync(join(root, 'from-agents'))).rejects.toMatchObject({ code: 'ERR_STORE_NOT_OPEN' })
-    await expect(store.training.loadBundleAsync(bundle)).rejects.toMatchObject({ code: 'ERR_STORE_NOT_OPEN' })
-    expect(thrown(() => store.training.loadBundle(bundle)).code).toBe('ERR_STORE_NOT_OPEN')
+    // Once, store.training existed on every Store and its bundle methods ran on a connection of
+    // their own without asking which stores the file holds (a load began replacing the training
+    // tables in overstory's file). Now the member exists only on a file opened with the store.
+    expect((store as unknown as { training?: unknown }).training).toBeUndefined()
+    expect(Object.keys(store)).toEqual(['agents', 'agentRuns'])
+    const proto = stowage.TrainingStore.prototype
+    expect(thrown(() => proto.exportBundle.call(store.agents as never, join(root, 'from-agents'))).code).toBe('ERR_INVALID_THIS')
+    expect(thrown(() => proto.loadBundleAsync.call(store.agentRuns as never, bundle)).code).toBe('ERR_INVALID_THIS')
+    expect(thrown(() => proto.loadBundle.call(store as never, bundle)).code).toBe('ERR_INVALID_THIS')
+    expect(existsSync(join(root, 'from-agents'))).toBe(false)
     expect(store.agentRuns.listRuns().map((r) => r.id)).toEqual(['run-1'])
     expect(store.integrityCheck()).toEqual(['ok'])
   })

@@ -129,13 +129,77 @@ export interface LoadBundleAsyncOptions {
   onProgress?: (progress: BundleProgress) => void
 }
 
+// ---- openStore: one file, the stores it hosts ------------------------------------------------
+
+/** The members each store adds to a {@link Store} opened with it, by store name (a store that
+ * the file was not opened with adds nothing: `openStore(p, { stores: ['agents'] }).training` is
+ * `undefined`). */
+export interface StoreMembers {
+  /** OnTheFly's `storage.ts` functions as methods. */
+  training: { readonly training: TrainingStore }
+  /** overstory's `SessionStore` and `RunStore`. */
+  agents: { readonly agents: AgentSessionStore; readonly agentRuns: AgentRunStore }
+}
+
+/** The name of a store this build implements. */
+export type StoreName = keyof StoreMembers
+
 /** Options of {@link openStore}. */
-export interface OpenStoreOptions {
-  /** The stores the file hosts: `['training']` (default) or `['agents']`. They cannot share a
-   * file: both keep a table named `runs`, as OnTheFly and overstory do. */
-  stores?: Array<'training' | 'agents'>
+export interface OpenStoreOptions<S extends StoreName = StoreName> {
+  /** The stores the file hosts (default `['training']`). Two stores that keep a table of the same
+   * name cannot share a file (`training` and `agents` both keep `runs`, as OnTheFly and overstory
+   * do): asking for both is `ERR_INVALID_ARG`, before any file is created. */
+  stores?: S[]
   /** The agents store's state machine; each part given replaces overstory's default. */
   agents?: AgentsOptions
+}
+
+type UnionToIntersection<U> = (U extends unknown ? (u: U) => void : never) extends (i: infer I) => void ? I : never
+
+/** A {@link Store} opened with the stores `S`: it has their members. */
+export type StoreWith<S extends StoreName> = Store & UnionToIntersection<StoreMembers[S]>
+
+/**
+ * Opens (creating if needed) the SQLite file at `path` and brings the requested stores to the
+ * current schema; the folder must exist.
+ *
+ * `options.stores` names the stores to host (`['training']` by default); the `Store` gets the
+ * members of those stores and no others. `options.<store>` configures a store (`agents`: the
+ * state machine, overstory's by default). A file written by OnTheFly or overstory is adopted in
+ * place with every row kept; a file written by a newer stowage is refused with
+ * `ERR_SCHEMA_TOO_NEW`, and a table of a store's name that is someone else's with
+ * `ERR_SCHEMA_CONFLICT`, both leaving the file untouched. Several `Store`s (in this or other
+ * processes) may open the same file.
+ */
+export declare function openStore(path: string): StoreWith<'training'>
+export declare function openStore<S extends StoreName>(path: string, options: OpenStoreOptions<S> & { stores: S[] }): StoreWith<S>
+export declare function openStore(path: string, options?: OpenStoreOptions): StoreWith<'training'>
+
+export interface Store {
+  /**
+   * Runs `fn(store)` synchronously as one transaction and returns what it returns. Every store
+   * call inside it, on any member of this `Store`, joins the transaction. The outermost call
+   * starts with `BEGIN IMMEDIATE` (taking the write lock at once, so another process waits up to
+   * the busy timeout instead of failing halfway); a nested call is a savepoint. If `fn` throws,
+   * exactly its level is rolled back and the same value is rethrown; the levels around it keep
+   * their work.
+   *
+   * `fn` must not return a promise (`ERR_TRANSACTION_ASYNC`, rolled back): the
+   * transaction would commit before the awaited part ran. `close()` inside `fn` is
+   * `ERR_TRANSACTION_OPEN`. If SQLite itself rolls the transaction back after an error inside it
+   * (a full disk), every later call inside `fn` and the commit throw `ERR_TRANSACTION_ABORTED`.
+   * Bundle exports and loads, and the `…Async` methods, use connections of their own and do not
+   * join it.
+   *
+   * ```ts
+   * const store = openStore(file)
+   * store.transaction(() => {
+   *   store.training.insertRun('a', 'p', 'a', [])
+   *   store.training.insertMetric('a', { step: 1, loss: 0.5, val_loss: null })
+   * }) // both rows, or neither
+   * ```
+   */
+  transaction<T>(fn: (store: this) => T): T
 }
 
 // ---- the agents store (overstory's src/sessions/) --------------------------------------------

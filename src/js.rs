@@ -591,6 +591,22 @@ impl Js {
         self.set(obj, self.string(key)?, value)
     }
 
+    /// Defines `obj[key] = value` as an enumerable property that cannot be reassigned or
+    /// deleted.
+    pub fn define_readonly(self, obj: Val, key: &str, value: Val) -> Result<()> {
+        let prop = sys::napi_property_descriptor {
+            utf8name: ptr::null(),
+            name: self.string(key)?,
+            method: None,
+            getter: None,
+            setter: None,
+            value,
+            attributes: sys::PropertyAttributes::enumerable,
+            data: ptr::null_mut(),
+        };
+        self.check(unsafe { sys::napi_define_properties(self.0, obj, 1, &prop) })
+    }
+
     /// An array of the given values.
     pub fn array(self, items: impl ExactSizeIterator<Item = Result<Val>>) -> Result<Val> {
         let mut arr = ptr::null_mut();

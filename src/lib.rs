@@ -10,4 +10,5 @@ mod job;
 mod js;
 mod rows;
 mod store;
+mod stores;
 mod training;

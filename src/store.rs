@@ -1,25 +1,24 @@
 //! `Store` and `openStore`: one SQLite file hosting stowage's stores.
+//!
+//! `openStore` looks each requested store up in the core's registry and in the binding's
+//! ([`crate::stores::BINDINGS`]): the binding reads the store's options and adds the store's
+//! members (`store.training`, `store.agents`, …) to the `Store` object, so a `Store` has the
+//! members of the stores it was opened with and no others.
 
 use std::path::Path;
 
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
-use stowage_core::agents::AgentsConfig;
 use stowage_core::engine::CheckpointMode;
-use stowage_core::{Database, OpenOptions, StoreKind};
+use stowage_core::{stores, Database, OpenOptions, StoreDef};
 
-use crate::agents::{AgentRunStore, AgentSessionStore};
 use crate::handle::Handle;
-use crate::js::{At, Js, Val};
-use crate::training::TrainingStore;
+use crate::js::{At, Js, Raw};
 
 /// One open SQLite file and the stores it hosts. Create it with `openStore`.
 #[napi]
 pub struct Store {
     handle: Handle,
-    training: Reference<TrainingStore>,
-    agents: Reference<AgentSessionStore>,
-    agent_runs: Reference<AgentRunStore>,
 }
 
 /// Facts about an open store file.
@@ -55,123 +54,56 @@ pub struct CheckpointResult {
     pub checkpointed_frames: i64,
 }
 
-/// Opens (creating if needed) the SQLite file at `path` and brings the requested stores to the
-/// current schema; the folder must exist.
-///
-/// `options.stores` names the stores to host: `['training']` (the default) or `['agents']`; the
-/// two cannot share a file, as both keep a table named `runs`. `options.agents` replaces the
-/// agents store's state machine (overstory's by default). A file written by OnTheFly or
-/// overstory is adopted in place with every row kept; a file written by a newer stowage is
-/// refused with `ERR_SCHEMA_TOO_NEW` and left untouched. Several `Store`s (in this or other
-/// processes) may open the same file.
-#[napi(
-    catch_unwind,
-    ts_args_type = "path: string, options?: OpenStoreOptions"
-)]
-pub fn open_store(env: Env, path: Unknown<'_>, options: Unknown<'_>) -> Result<Store> {
+/// See `openStore` in index.d.ts (declared there, with the members each store adds).
+#[napi(catch_unwind, skip_typescript)]
+pub fn open_store(env: Env, path: Unknown<'_>, options: Unknown<'_>) -> Result<Raw> {
     let js = Js(env.raw());
     let f = "openStore";
-    let path = js.path(
-        path.raw(),
-        At {
-            func: f,
-            arg: "path",
-        },
-    )?;
-    let mut stores = vec![StoreKind::Training];
-    let mut agents = AgentsConfig::default();
+    let at = |arg| At { func: f, arg };
+    let path = js.path(path.raw(), at("path"))?;
+    let mut names = vec!["training".to_string()];
+    let mut given = None;
     if !js.is_nullish(options.raw())? {
-        let options = js.object(
-            options.raw(),
-            At {
-                func: f,
-                arg: "options",
-            },
-        )?;
-        let list = js.get(options, "stores")?;
+        let o = js.object(options.raw(), at("options"))?;
+        let list = js.get(o, "stores")?;
         if !js.is_nullish(list)? {
             if !js.is_array(list)? {
-                return Err(js.type_error(
-                    At {
-                        func: f,
-                        arg: "options.stores",
-                    },
-                    "an array of store names",
-                    list,
-                ));
+                return Err(js.type_error(at("options.stores"), "an array of store names", list));
             }
-            let at_stores = At {
-                func: f,
-                arg: "options.stores",
-            };
-            stores = js.map_items(list, at_stores, |i, v| {
-                let name = js.str(
-                    v,
-                    At {
-                        func: f,
-                        arg: &format!("options.stores[{i}]"),
-                    },
-                )?;
-                StoreKind::from_name(&name).map_err(|e| js.core(e))
+            names = js.map_items(list, at("options.stores"), |i, v| {
+                let arg = format!("options.stores[{i}]");
+                js.str(v, At { func: f, arg: &arg })
             })?;
         }
-        let config = js.get(options, "agents")?;
-        if !js.is_nullish(config)? {
-            agents = agents_config(js, config)?;
+        given = Some(o);
+    }
+    let mut open = OpenOptions::new([]);
+    let mut bindings = Vec::new();
+    for name in &names {
+        let def: &'static dyn StoreDef = stores::find(name).map_err(|e| js.core(e))?;
+        let binding = crate::stores::binding(def.name()).map_err(|e| js.core(e))?;
+        if let (Some(o), Some(read)) = (given, binding.config) {
+            let v = js.get(o, def.name())?;
+            if !js.is_nullish(v)? {
+                open.configs.push((def.name(), read(js, v)?));
+            }
+        }
+        open.stores.push(def);
+        bindings.push(binding);
+    }
+    let db = Database::open(Path::new(&path), &open).map_err(|e| js.core(e))?;
+    let handle = Handle::new(db);
+    let store = Store {
+        handle: handle.clone(),
+    }
+    .into_instance(&env)?
+    .value;
+    for binding in bindings {
+        for (name, member) in (binding.members)(&env, &handle)? {
+            js.define_readonly(store, name, member)?;
         }
     }
-    let db = Database::open(Path::new(&path), &OpenOptions { stores, agents })
-        .map_err(|e| js.core(e))?;
-    let handle = Handle::new(db);
-    let training = TrainingStore {
-        handle: handle.clone(),
-    }
-    .into_reference(env)?;
-    let agents = AgentSessionStore {
-        handle: handle.clone(),
-    }
-    .into_reference(env)?;
-    let agent_runs = AgentRunStore {
-        handle: handle.clone(),
-    }
-    .into_reference(env)?;
-    Ok(Store {
-        handle,
-        training,
-        agents,
-        agent_runs,
-    })
-}
-
-/// `options.agents`: `{ transitions?, terminalStates?, activeStates? }`, each replacing the
-/// default's part.
-fn agents_config(js: Js, v: Val) -> Result<AgentsConfig> {
-    let f = "openStore";
-    let at = |arg| At { func: f, arg };
-    let o = js.object(v, at("options.agents"))?;
-    let mut config = AgentsConfig::default();
-    let transitions = js.get(o, "transitions")?;
-    if !js.is_nullish(transitions)? {
-        let t = js.object(transitions, at("options.agents.transitions"))?;
-        config.transitions = js
-            .keys(t, at("options.agents.transitions"))?
-            .into_iter()
-            .map(|target| {
-                let arg = format!("options.agents.transitions.{target}");
-                let from = js.strings(js.get(t, &target)?, At { func: f, arg: &arg })?;
-                Ok((target, from))
-            })
-            .collect::<Result<_>>()?;
-    }
-    let terminal = js.get(o, "terminalStates")?;
-    if !js.is_nullish(terminal)? {
-        config.terminal_states = js.strings(terminal, at("options.agents.terminalStates"))?;
-    }
-    let active = js.get(o, "activeStates")?;
-    if !js.is_nullish(active)? {
-        config.active_states = js.strings(active, at("options.agents.activeStates"))?;
-    }
-    Ok(config)
+    Ok(Raw(store))
 }
 
 #[napi]
@@ -180,24 +112,6 @@ impl Store {
     #[napi(constructor, skip_typescript)]
     pub fn new(env: Env) -> Result<Self> {
         Err(Js(env.raw()).illegal_constructor("Store", "use openStore(path)"))
-    }
-
-    /// The training store (OnTheFly's `storage.ts` functions as methods).
-    #[napi(getter, catch_unwind)]
-    pub fn training(&self, env: Env) -> Result<Reference<TrainingStore>> {
-        self.training.clone(env)
-    }
-
-    /// The agents store (overstory's `SessionStore`); needs `stores: ['agents']`.
-    #[napi(getter, catch_unwind)]
-    pub fn agents(&self, env: Env) -> Result<Reference<AgentSessionStore>> {
-        self.agents.clone(env)
-    }
-
-    /// The runs of the agents store (overstory's `RunStore`); needs `stores: ['agents']`.
-    #[napi(getter, catch_unwind)]
-    pub fn agent_runs(&self, env: Env) -> Result<Reference<AgentRunStore>> {
-        self.agent_runs.clone(env)
     }
 
     /// The file's path as given to `openStore`.
@@ -294,6 +208,26 @@ impl Store {
             },
         )?;
         self.handle.with(js, |db| db.backup_to(Path::new(&path)))
+    }
+
+    /// Opens a transaction level for `transaction(fn)` (index.js) and returns its number.
+    #[napi(js_name = "_begin", catch_unwind, skip_typescript)]
+    pub fn begin(&self, env: Env) -> Result<u32> {
+        self.handle.with(Js(env.raw()), |db| db.begin())
+    }
+
+    /// Commits the innermost transaction level `level`.
+    #[napi(js_name = "_commit", catch_unwind, skip_typescript)]
+    pub fn commit(&self, env: Env, level: u32) -> Result<()> {
+        self.handle
+            .with_levels(Js(env.raw()), |db| db.commit(level))
+    }
+
+    /// Rolls back the innermost transaction level `level`.
+    #[napi(js_name = "_rollback", catch_unwind, skip_typescript)]
+    pub fn rollback(&self, env: Env, level: u32) -> Result<()> {
+        self.handle
+            .with_levels(Js(env.raw()), |db| db.rollback(level))
     }
 
     /// Closes the file (SQLite folds the WAL back in). Later calls on this store, or on its

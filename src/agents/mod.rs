@@ -8,10 +8,76 @@ use napi::bindgen_prelude::*;
 use napi_derive::napi;
 use stowage_core::agents::{AgentSession, Agents, Purge, TransitionOutcome};
 
+use std::sync::Arc;
+
+use stowage_core::agents::AgentsConfig;
+use stowage_core::engine::StoreConfig;
+
 use crate::handle::Handle;
 use crate::js::{At, Js, Raw, Val};
+use crate::stores::{member, Binding};
 
 pub use runs::AgentRunStore;
+
+/// The agents store's binding: `openStore`'s `options.agents`, and `store.agents` with
+/// `store.agentRuns`.
+pub(crate) const BINDING: Binding = Binding {
+    store: "agents",
+    config: Some(config),
+    members: |env, handle| {
+        Ok(vec![
+            (
+                "agents",
+                member(
+                    env,
+                    AgentSessionStore {
+                        handle: handle.clone(),
+                    },
+                )?,
+            ),
+            (
+                "agentRuns",
+                member(
+                    env,
+                    AgentRunStore {
+                        handle: handle.clone(),
+                    },
+                )?,
+            ),
+        ])
+    },
+};
+
+/// `options.agents`: `{ transitions?, terminalStates?, activeStates? }`, each replacing the
+/// default's part.
+fn config(js: Js, v: Val) -> Result<StoreConfig> {
+    let f = "openStore";
+    let at = |arg| At { func: f, arg };
+    let o = js.object(v, at("options.agents"))?;
+    let mut config = AgentsConfig::default();
+    let transitions = js.get(o, "transitions")?;
+    if !js.is_nullish(transitions)? {
+        let t = js.object(transitions, at("options.agents.transitions"))?;
+        config.transitions = js
+            .keys(t, at("options.agents.transitions"))?
+            .into_iter()
+            .map(|target| {
+                let arg = format!("options.agents.transitions.{target}");
+                let from = js.strings(js.get(t, &target)?, At { func: f, arg: &arg })?;
+                Ok((target, from))
+            })
+            .collect::<Result<_>>()?;
+    }
+    let terminal = js.get(o, "terminalStates")?;
+    if !js.is_nullish(terminal)? {
+        config.terminal_states = js.strings(terminal, at("options.agents.terminalStates"))?;
+    }
+    let active = js.get(o, "activeStates")?;
+    if !js.is_nullish(active)? {
+        config.active_states = js.strings(active, at("options.agents.activeStates"))?;
+    }
+    Ok(Arc::new(config))
+}
 
 /// overstory's `SessionStore`: one row per agent, keyed by `agentName`, with a lifecycle state
 /// machine enforced by `tryTransitionState`.

@@ -15,6 +15,19 @@ use stowage_core::training::{FinalModelInput, MetricInput, Training, METRIC_COLU
 
 use crate::handle::Handle;
 use crate::js::{At, Js, Raw, Val};
+use crate::stores::{member, Binding};
+
+/// The training store's binding: `store.training`; it has no options.
+pub(crate) const BINDING: Binding = Binding {
+    store: "training",
+    config: None,
+    members: |env, handle| {
+        let training = TrainingStore {
+            handle: handle.clone(),
+        };
+        Ok(vec![("training", member(env, training)?)])
+    },
+};
 
 /// The training store of an open file: OnTheFly's `storage.ts` functions as methods, with the
 /// same arguments, results, row shapes and orderings. The package's module-level functions

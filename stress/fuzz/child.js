@@ -117,9 +117,13 @@ class Fuzzer {
     const r = this.rng
     const mod = this.stowage
     const wantKind = op.on === 'TrainingStore' ? 'training' : op.on === 'Store' ? null : 'agents'
+    // A store's members exist only on a Store opened with it (methods called on the wrong
+    // object are misuse(), below).
     const pickStore = () => {
       const fitting = this.stores.filter((s) => wantKind === null || s.kind === wantKind)
-      return r.pick(fitting.length && r.chance(0.9) ? fitting : this.stores)
+      if (fitting.length) return r.pick(fitting)
+      const file = path.join(this.root, wantKind === 'agents' ? 'agents/a2.db' : 'db/t3.sqlite')
+      return { store: this.open(file, wantKind === 'agents' ? { stores: ['agents'] } : undefined) }
     }
     switch (op.on) {
       case 'module':
@@ -174,6 +178,37 @@ class Fuzzer {
       () => this.current.read(),
     ]
     return tag(fns[which], ['onProgress noop', 'onProgress throws', 'onProgress closes the store', 'onProgress re-enters'][which], 'function')
+  }
+
+  /** A callback for `Store.transaction`: it writes through the store it is given, then returns,
+   * throws, returns a promise, closes the store, or nests a transaction that throws. */
+  txCallback() {
+    const which = this.rng.int(6)
+    const write = (st) => {
+      if (st.training) st.training.insertRun(`tx-${this.stats.calls}`, 'p', 'tx', null)
+      else st.agents.upsert({ id: `tx-${this.stats.calls}`, agentName: `tx-${this.stats.calls}`, capability: 'c', worktreePath: '/w', branchName: 'b', taskId: 't', tmuxSession: 'x', state: 'working', startedAt: '2026-01-01T00:00:00.000Z', lastActivity: '2026-01-01T00:00:00.000Z' })
+    }
+    const throwsInside = (inner) => {
+      write(inner)
+      throw SENTINELS[0]
+    }
+    const fns = [
+      (st) => (write(st), 42),
+      (st) => throwsInside(st),
+      (st) => (write(st), Promise.resolve(1)),
+      (st) => (write(st), st.close()),
+      (st) => st.transaction(throwsInside),
+      (st) => {
+        try {
+          st.transaction(throwsInside)
+        } catch (err) {
+          if (err !== SENTINELS[0]) throw err
+        }
+        write(st)
+      },
+    ]
+    const labels = ['tx writes', 'tx writes and throws', 'tx returns a promise', 'tx closes the store', 'tx nests a throwing tx', 'tx catches a nested throw and writes']
+    return tag(fns[which], labels[which], 'function')
   }
 
   // ---- arguments ---------------------------------------------------------------------------
@@ -445,7 +480,7 @@ class Fuzzer {
       const others = this.stores.filter(Boolean).map((s) => s.store)
       const wrong = r.pick([
         tag(undefined, 'undefined'), tag({}, '{}'), tag(Object.create(proto), `Object.create(${name}.prototype)`), tag(5, '5'),
-        ...(others.length ? [tag(others[0][name === 'Store' ? 'training' : name === 'TrainingStore' ? 'agents' : 'training'], 'another class\'s instance')] : []),
+        ...others.flatMap((st) => [st, ...Object.values(st)]).filter((o) => !(o instanceof C)).slice(0, 1).map((o) => tag(o, `a ${o.constructor.name}`)),
       ])
       label = `${name}.prototype.${member}${d.get ? ' (getter)' : ''}.call(${wrong.d}${list.map((a) => `, ${a.d}`).join('')})`
       fn = () => (d.get ? d.get.call(wrong.v) : d.value.call(wrong.v, ...list.map((a) => a.v)))
@@ -464,7 +499,7 @@ class Fuzzer {
 
   isOpen(obj, on) {
     if (on === 'module') return this.stowage.isReady()
-    return this.stores.some((s) => s.store.isOpen && [s.store, s.store.training, s.store.agents, s.store.agentRuns].includes(obj)) || (this.factories.some((f) => f.obj === obj) && this.tryRead(obj))
+    return this.stores.some((s) => s.store.isOpen && [s.store, ...Object.values(s.store)].includes(obj)) || (this.factories.some((f) => f.obj === obj) && this.tryRead(obj))
   }
 
   tryRead(obj) {
@@ -479,12 +514,14 @@ class Fuzzer {
   /** A failed write must leave the store as it was: compare its contents around such calls. */
   fingerprintable(op, t, list) {
     if (op.getter || op.name === 'close' || op.name === 'closeStorage' || list.some((a) => a.hostile || a.foreign)) return false
-    if (!['module', 'TrainingStore', 'AgentSessionStore', 'AgentRunStore', 'SessionStore', 'RunStore'].includes(op.on)) return false
+    if (op.on === 'Store' && op.name !== 'transaction') return false
+    if (!['module', 'Store', 'TrainingStore', 'AgentSessionStore', 'AgentRunStore', 'SessionStore', 'RunStore'].includes(op.on)) return false
     if (op.on === 'module' && (op.kind !== 'write' || !this.stowage.isReady() || op.name === 'initStorage')) return false
     return this.rng.chance(0.25) && this.isOpen(t.obj, op.on)
   }
 
   fingerprint(obj, on) {
+    if (on === 'Store') return obj.training ? this.fingerprint(obj.training, 'TrainingStore') : this.fingerprint(obj.agents, 'AgentSessionStore')
     try {
       if (on === 'module' || on === 'TrainingStore') {
         const t = obj

@@ -116,9 +116,10 @@ const context = {
     if (t.k !== 'object') return TYPE
     const f = t.f
     const nonEmpty = (x) => x && x.k === 'string' && x.v !== ''
-    if (nonEmpty(f.storagePath)) return folder(f.storagePath)
+    // A vscode.ExtensionContext (globalStorageUri given) means its fsPath, whatever storagePath says.
     const uri = f.globalStorageUri
-    return uri && uri.k === 'object' && nonEmpty(uri.f.fsPath) ? folder(uri.f.fsPath) : TYPE
+    if (uri && !nullish(uri)) return uri.k === 'object' && nonEmpty(uri.f.fsPath) ? folder(uri.f.fsPath) : TYPE
+    return nonEmpty(f.storagePath) ? folder(f.storagePath) : TYPE
   },
 }
 
@@ -223,9 +224,7 @@ const training = [
 ]
 
 const store = [
-  { name: 'training', getter: true, params: [] },
-  { name: 'agents', getter: true, params: [] },
-  { name: 'agentRuns', getter: true, params: [] },
+  { name: 'transaction', params: [p('fn', { gen: (g) => g.txCallback(), check: (t) => (t.k === 'function' ? OK : TYPE) })] },
   { name: 'path', getter: true, params: [] },
   { name: 'isOpen', getter: true, params: [] },
   { name: 'info', params: [] },

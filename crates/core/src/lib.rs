@@ -1,7 +1,9 @@
 //! stowage-core: the engine and stores behind the `stowage` Node addon, in pure Rust.
 //!
 //! [`Database::open`] opens a SQLite file with stowage's pragmas and migrates the stores it
-//! hosts; [`Database::training`] gives the training store (OnTheFly's `storage.ts`).
+//! hosts (the [`OpenOptions`] name them; [`stores::find`] looks one up by name);
+//! [`Database::training`] gives the training store (OnTheFly's `storage.ts`),
+//! [`Database::agents`] the agents store (overstory's `sessions.db`).
 //!
 //! ```
 //! use stowage_core::{Database, OpenOptions};
@@ -19,8 +21,9 @@
 pub mod agents;
 pub mod engine;
 pub mod jsnum;
+pub mod stores;
 pub mod training;
 
-pub use engine::{Database, Error, OpenOptions, Result, Rows, StoreKind};
+pub use engine::{Database, Error, OpenOptions, Result, Rows, StoreDef};
 /// A SQLite value as stored (NULL, INTEGER, REAL, TEXT or BLOB).
 pub use rusqlite::types::Value;

@@ -10,6 +10,8 @@ mod import;
 mod runs;
 pub mod schema;
 
+use std::sync::OnceLock;
+
 use rusqlite::types::Value;
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
@@ -149,17 +151,24 @@ const SESSION_COLUMNS: &str = "id, agent_name, capability, worktree_path, branch
      tmux_session, state, pid, parent_agent, depth, run_id, started_at, last_activity, \
      escalation_level, stalled_since, transcript_path, prompt_version, claude_session_id";
 
-impl<'a> Agents<'a> {
-    pub(crate) fn new(db: &'a Database) -> Self {
-        Agents { db }
+impl Database {
+    /// The agents store, if this file was opened with it (`ERR_STORE_NOT_OPEN` otherwise).
+    pub fn agents(&self) -> Result<Agents<'_>> {
+        self.require(schema::NAME)?;
+        Ok(Agents { db: self })
     }
+}
 
+impl<'a> Agents<'a> {
     fn conn(&self) -> &'a Connection {
         self.db.conn()
     }
 
     fn config(&self) -> &'a AgentsConfig {
-        self.db.agents_config()
+        static DEFAULT: OnceLock<AgentsConfig> = OnceLock::new();
+        self.db
+            .config(schema::NAME)
+            .unwrap_or_else(|| DEFAULT.get_or_init(AgentsConfig::default))
     }
 
     fn sessions(&self, filter: &str, params: impl rusqlite::Params) -> Result<Vec<AgentSession>> {
@@ -423,15 +432,12 @@ fn session_from_row(r: &Row<'_>) -> rusqlite::Result<AgentSession> {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::engine::{OpenOptions, StoreKind};
+    use crate::engine::{OpenOptions, StoreDef};
 
     /// A fresh agents store in a temporary folder.
     pub(crate) fn open() -> (tempfile::TempDir, Database) {
         let dir = tempfile::tempdir().unwrap();
-        let options = OpenOptions {
-            stores: vec![StoreKind::Agents],
-            ..OpenOptions::default()
-        };
+        let options = OpenOptions::new([&schema::STORE as &'static dyn StoreDef]);
         let db = Database::open(&dir.path().join("sessions.db"), &options).unwrap();
         (dir, db)
     }
@@ -536,10 +542,10 @@ pub(crate) mod tests {
     #[test]
     fn training_and_agents_cannot_share_a_file() {
         let dir = tempfile::tempdir().unwrap();
-        let both = OpenOptions {
-            stores: vec![StoreKind::Training, StoreKind::Agents],
-            ..OpenOptions::default()
-        };
+        let both = OpenOptions::new([
+            &crate::training::schema::STORE as &'static dyn StoreDef,
+            &schema::STORE,
+        ]);
         let err = Database::open(&dir.path().join("x.db"), &both).unwrap_err();
         assert_eq!(err.code(), "ERR_INVALID_ARG");
         assert!(!dir.path().join("x.db").exists());

@@ -21,10 +21,10 @@ use rusqlite::Connection;
 
 use crate::engine::adopt::{self, Adoption, Shape};
 use crate::engine::migrate::{self, LedgerState, Migration};
-use crate::engine::{ident, table_columns, Column, Error, Result};
+use crate::engine::{ident, table_columns, Column, Error, Result, StoreDef};
 
-/// The store's name in the ledger.
-pub const STORE: &str = "agents";
+/// The store's name in the ledger and in `openStore(path, { stores })`.
+pub const NAME: &str = "agents";
 
 /// The agents store's migrations, in order. Append only.
 pub static MIGRATIONS: [Migration; 1] = [Migration {
@@ -53,12 +53,6 @@ struct Plan {
 }
 
 impl Adoption for Plan {
-    const STORE: &'static str = STORE;
-
-    fn migrations() -> &'static [Migration] {
-        &MIGRATIONS
-    }
-
     fn inspect(conn: &Connection, applied: i64) -> Result<Self> {
         inspect(conn, applied)
     }
@@ -77,18 +71,40 @@ impl Adoption for Plan {
         for (table, col) in &self.add {
             adopt::add_column(conn, table, col)?;
         }
-        migrate::apply(conn, STORE, &ledger.pending)
+        migrate::apply(conn, NAME, &ledger.pending)
     }
 }
 
-/// Checks, without writing, that the file's agents tables can be brought to the current schema.
-pub(crate) fn check(conn: &Connection, path: &Path) -> Result<()> {
-    adopt::check::<Plan>(conn, path)
-}
+/// The agents store's definition, registered in `crate::stores`.
+#[derive(Debug)]
+pub struct Store;
 
-/// Brings the file's agents tables to the current schema; see the module docs.
-pub(crate) fn prepare(conn: &Connection, path: &Path) -> Result<()> {
-    adopt::prepare::<Plan>(conn, path)
+/// The agents store, as the registry lists it.
+pub static STORE: Store = Store;
+
+impl StoreDef for Store {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn migrations(&self) -> &'static [Migration] {
+        &MIGRATIONS
+    }
+
+    fn tables(&self) -> &'static [&'static str] {
+        &["sessions", "runs"]
+    }
+
+    /// Checks, without writing, that the file's agents tables can be brought to the current
+    /// schema.
+    fn check(&self, conn: &Connection, path: &Path) -> Result<()> {
+        adopt::check::<Plan>(self, conn, path)
+    }
+
+    /// Brings the file's agents tables to the current schema; see the module docs.
+    fn prepare(&self, conn: &Connection, path: &Path) -> Result<()> {
+        adopt::prepare::<Plan>(self, conn, path)
+    }
 }
 
 /// Compares the file's tables with the shape its ledger (at `applied`) promises. Read-only.
@@ -178,7 +194,7 @@ fn rebuild_without_checks(conn: &Connection, table: &str, unique: &str) -> Resul
 mod tests {
     use super::*;
     use crate::agents::tests::open;
-    use crate::engine::{Database, OpenOptions, StoreKind};
+    use crate::engine::{Database, OpenOptions};
 
     const FIVE_STATE: &str = "
         CREATE TABLE sessions (id TEXT PRIMARY KEY, agent_name TEXT NOT NULL UNIQUE,
@@ -193,10 +209,7 @@ mod tests {
           NULL, 1, 'run-1', '2026-01-01', '2026-01-02', 2, '2026-01-03');";
 
     fn agents_options() -> OpenOptions {
-        OpenOptions {
-            stores: vec![StoreKind::Agents],
-            ..OpenOptions::default()
-        }
+        OpenOptions::new([&STORE as &'static dyn StoreDef])
     }
 
     #[test]
@@ -231,7 +244,7 @@ mod tests {
     #[test]
     fn an_up_to_date_file_plans_nothing() -> Result<()> {
         let (_dir, db) = open();
-        let ledger = migrate::ledger_state(db.conn(), db.path(), STORE, &MIGRATIONS)?;
+        let ledger = migrate::ledger_state(db.conn(), db.path(), NAME, &MIGRATIONS)?;
         assert!(ledger.pending.is_empty());
         assert!(inspect(db.conn(), ledger.applied)?.is_empty());
         Ok(())

@@ -7,15 +7,11 @@ use std::path::Path;
 use rusqlite::Connection;
 
 use super::migrate::{self, LedgerState, Migration};
-use super::{ident, table_columns, write_tx, Column, Result};
+use super::{ident, table_columns, write_tx, Column, Result, StoreDef};
 
 /// What adopting a file means for one store: the changes its tables need before the store's
 /// pending migrations can run, worked out by [`Adoption::inspect`] without writing.
 pub(crate) trait Adoption: Sized {
-    /// The store's name in the ledger.
-    const STORE: &'static str;
-    /// The store's migrations, in order.
-    fn migrations() -> &'static [Migration];
     /// Compares the file's tables with the shape a ledger at `applied` promises. Read-only; an
     /// error (a foreign table, say) refuses the file.
     fn inspect(conn: &Connection, applied: i64) -> Result<Self>;
@@ -25,24 +21,34 @@ pub(crate) trait Adoption: Sized {
     fn apply(self, conn: &Connection, ledger: &LedgerState) -> Result<()>;
 }
 
-/// Checks, without writing, that the store's tables can be brought to the current schema: the
-/// file is SQLite, not from a newer stowage, and holds no foreign table.
-pub(crate) fn check<A: Adoption>(conn: &Connection, path: &Path) -> Result<()> {
-    let ledger = migrate::ledger_state(conn, path, A::STORE, A::migrations())?;
+/// [`StoreDef::check`] of a store that adopts files through the plan `A`: the file is not from
+/// a newer stowage and holds no foreign table.
+pub(crate) fn check<A: Adoption>(
+    store: &dyn StoreDef,
+    conn: &Connection,
+    path: &Path,
+) -> Result<()> {
+    let ledger = migrate::ledger_state(conn, path, store.name(), store.migrations())?;
     A::inspect(conn, ledger.applied).map(drop)
 }
 
-/// Brings the store's tables to the current schema in one `BEGIN IMMEDIATE` transaction (so a
-/// killed process leaves the file fully migrated or untouched); an up-to-date file only has its
-/// ledger and column lists read.
-pub(crate) fn prepare<A: Adoption>(conn: &Connection, path: &Path) -> Result<()> {
-    let ledger = migrate::ledger_state(conn, path, A::STORE, A::migrations())?;
+/// [`StoreDef::prepare`] of a store that adopts files through the plan `A`: brings its tables
+/// to the current schema in one `BEGIN IMMEDIATE` transaction (so a killed process leaves the
+/// file fully migrated or untouched); an up-to-date file only has its ledger and column lists
+/// read.
+pub(crate) fn prepare<A: Adoption>(
+    store: &dyn StoreDef,
+    conn: &Connection,
+    path: &Path,
+) -> Result<()> {
+    let state = || migrate::ledger_state(conn, path, store.name(), store.migrations());
+    let ledger = state()?;
     if ledger.pending.is_empty() && A::inspect(conn, ledger.applied)?.is_empty() {
         return Ok(());
     }
     write_tx(conn, |conn| {
         // Another process may have migrated between the read above and our write lock.
-        let ledger = migrate::ledger_state(conn, path, A::STORE, A::migrations())?;
+        let ledger = state()?;
         A::inspect(conn, ledger.applied)?.apply(conn, &ledger)
     })
 }

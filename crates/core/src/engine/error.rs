@@ -63,6 +63,17 @@ pub enum Error {
     /// A store was used that the file was not opened with.
     #[error("the '{0}' store was not opened on this file (see the `stores` option)")]
     StoreNotOpen(&'static str),
+    /// SQLite rolled back an open transaction after an error inside it (a full disk, say), so
+    /// nothing of it was committed and no further call may pretend to be part of it.
+    #[error(
+        "the transaction was rolled back by SQLite after an error inside it; nothing of it was \
+         committed"
+    )]
+    TransactionAborted,
+    /// An operation that cannot run inside an open transaction (closing the store) was called
+    /// inside one.
+    #[error("{0} cannot run inside transaction(fn); call it after the transaction ends")]
+    TransactionOpen(&'static str),
 }
 
 /// Result alias used throughout stowage-core.
@@ -81,6 +92,8 @@ impl Error {
             Error::InvalidArg(_) => "ERR_INVALID_ARG",
             Error::Closed(_) => "ERR_CLOSED",
             Error::StoreNotOpen(_) => "ERR_STORE_NOT_OPEN",
+            Error::TransactionAborted => "ERR_TRANSACTION_ABORTED",
+            Error::TransactionOpen(_) => "ERR_TRANSACTION_OPEN",
             Error::Cancelled => "ERR_CANCELLED",
         }
     }

@@ -5,72 +5,49 @@ pub(crate) mod adopt;
 pub mod backup;
 pub mod error;
 pub mod migrate;
+pub mod registry;
 pub mod rows;
 
+use std::any::Any;
+use std::cell::Cell;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use rusqlite::{Connection, OpenFlags};
 
 pub use error::{Error, Result};
+pub use registry::StoreDef;
 pub use rows::Rows;
 
-use crate::agents::{Agents, AgentsConfig};
-use crate::training::Training;
+/// A store's configuration, as the store itself defines it (the agents store's state machine,
+/// say); the engine only carries it from [`OpenOptions`] to the store.
+pub type StoreConfig = Arc<dyn Any + Send + Sync>;
 
-/// A store that a file can host.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StoreKind {
-    /// ML training runs: the drop-in replacement for OnTheFly's `storage.ts`.
-    Training,
-    /// Agent sessions and their runs: overstory's `sessions.db`.
-    Agents,
-}
-
-impl StoreKind {
-    /// Every store this build implements, in migration order.
-    pub const ALL: [StoreKind; 2] = [StoreKind::Training, StoreKind::Agents];
-
-    /// The store's name, as used in `openStore(path, { stores })` and the ledger.
-    pub fn name(self) -> &'static str {
-        match self {
-            StoreKind::Training => "training",
-            StoreKind::Agents => "agents",
-        }
-    }
-
-    /// Looks a store up by name.
-    pub fn from_name(name: &str) -> Result<StoreKind> {
-        Self::ALL
-            .into_iter()
-            .find(|s| s.name() == name)
-            .ok_or_else(|| {
-                let known: Vec<_> = Self::ALL.iter().map(|s| s.name()).collect();
-                Error::InvalidArg(format!(
-                    "unknown store '{name}' (this build has: {})",
-                    known.join(", ")
-                ))
-            })
-    }
-}
-
-/// How to open a file.
+/// How to open a file: the stores it hosts, and their configuration.
 #[derive(Debug, Clone)]
 pub struct OpenOptions {
-    /// The stores to host (and migrate) in this file. `training` and `agents` cannot share a
-    /// file: both keep a table named `runs`, as OnTheFly and overstory do.
-    pub stores: Vec<StoreKind>,
-    /// The state machine of the agents store.
-    pub agents: AgentsConfig,
+    /// The stores to host (and migrate) in this file, in migration order. Two stores that own
+    /// a table of the same name (`training` and `agents` both keep `runs`) cannot share a file.
+    pub stores: Vec<&'static dyn StoreDef>,
+    /// Configuration by store name; a store without an entry uses its defaults.
+    pub configs: Vec<(&'static str, StoreConfig)>,
 }
 
-impl Default for OpenOptions {
-    /// The training store only, and overstory's state machine should `agents` be added.
-    fn default() -> Self {
+impl OpenOptions {
+    /// Options hosting `stores`, each with its default configuration.
+    pub fn new(stores: impl IntoIterator<Item = &'static dyn StoreDef>) -> Self {
         OpenOptions {
-            stores: vec![StoreKind::Training],
-            agents: AgentsConfig::default(),
+            stores: stores.into_iter().collect(),
+            configs: Vec::new(),
         }
+    }
+
+    /// Sets the configuration of the store named `store` (replacing an earlier one).
+    pub fn with_config<T: Any + Send + Sync>(mut self, store: &'static str, config: T) -> Self {
+        self.configs.retain(|(name, _)| *name != store);
+        self.configs.push((store, Arc::new(config)));
+        self
     }
 }
 
@@ -80,8 +57,10 @@ pub struct Database {
     conn: Connection,
     path: PathBuf,
     journal_mode: String,
-    stores: Vec<StoreKind>,
-    agents: AgentsConfig,
+    stores: Vec<&'static dyn StoreDef>,
+    configs: Vec<(&'static str, StoreConfig)>,
+    /// Levels of [`Database::begin`] open now: 0 outside a transaction.
+    depth: Cell<u32>,
 }
 
 /// How long a connection waits for another connection's lock before `SQLITE_BUSY`.
@@ -92,7 +71,8 @@ impl Database {
     /// every requested store to the current schema. The parent folder must exist.
     ///
     /// A file written by the original systems is adopted in place; a file written by a newer
-    /// stowage is refused with `ERR_SCHEMA_TOO_NEW` and left untouched.
+    /// stowage is refused with `ERR_SCHEMA_TOO_NEW` and left untouched. Two requested stores
+    /// that own a table of the same name are `ERR_INVALID_ARG`, before any file is created.
     pub fn open(path: &Path, options: &OpenOptions) -> Result<Database> {
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
             | OpenFlags::SQLITE_OPEN_CREATE
@@ -105,17 +85,13 @@ impl Database {
             },
             other => other,
         };
-        let stores: Vec<StoreKind> = StoreKind::ALL
-            .into_iter()
-            .filter(|s| options.stores.contains(s))
-            .collect();
-        if stores.contains(&StoreKind::Training) && stores.contains(&StoreKind::Agents) {
-            return Err(Error::InvalidArg(
-                "the training and agents stores both keep a table named 'runs' (as OnTheFly and \
-                 overstory do) and cannot share a file; open them in separate files"
-                    .into(),
-            ));
+        let mut stores: Vec<&'static dyn StoreDef> = Vec::new();
+        for store in &options.stores {
+            if !stores.iter().any(|s| s.name() == store.name()) {
+                stores.push(*store);
+            }
         }
+        registry::refuse_overlap(&stores)?;
         refuse_non_database(path).map_err(with_path)?;
         let conn = Connection::open_with_flags(path, flags).map_err(|e| with_path(e.into()))?;
         conn.busy_timeout(std::time::Duration::from_millis(BUSY_TIMEOUT_MS.into()))
@@ -123,28 +99,19 @@ impl Database {
         // Read-only checks first: a file that is refused (not SQLite, too new, someone else's
         // tables) must not even get its journal mode changed.
         for store in &stores {
-            match store {
-                StoreKind::Training => {
-                    crate::training::schema::check(&conn, path).map_err(with_path)?
-                }
-                StoreKind::Agents => {
-                    crate::agents::schema::check(&conn, path).map_err(with_path)?
-                }
-            }
+            store.check(&conn, path).map_err(with_path)?;
         }
         let journal_mode = configure(&conn).map_err(with_path)?;
         for store in &stores {
-            match store {
-                StoreKind::Training => crate::training::schema::prepare(&conn, path)?,
-                StoreKind::Agents => crate::agents::schema::prepare(&conn, path)?,
-            }
+            store.prepare(&conn, path)?;
         }
         Ok(Database {
             conn,
             path: path.to_path_buf(),
             journal_mode,
             stores,
-            agents: options.agents.clone(),
+            configs: options.configs.clone(),
+            depth: Cell::new(0),
         })
     }
 
@@ -164,37 +131,142 @@ impl Database {
     }
 
     /// The stores this file was opened with.
-    pub fn stores(&self) -> &[StoreKind] {
+    pub fn stores(&self) -> &[&'static dyn StoreDef] {
         &self.stores
     }
 
-    /// The training store, if this file was opened with it.
-    pub fn training(&self) -> Result<Training<'_>> {
-        if self.stores.contains(&StoreKind::Training) {
-            Ok(Training::new(self))
+    /// True when the file was opened with the store named `store`.
+    pub fn hosts(&self, store: &str) -> bool {
+        self.stores.iter().any(|s| s.name() == store)
+    }
+
+    /// `ERR_STORE_NOT_OPEN` unless the file was opened with the store named `store`; how a
+    /// store's accessor (`db.training()`, …) refuses a file that does not host it.
+    pub fn require(&self, store: &'static str) -> Result<()> {
+        if self.hosts(store) {
+            Ok(())
         } else {
-            Err(Error::StoreNotOpen(StoreKind::Training.name()))
+            Err(Error::StoreNotOpen(store))
         }
     }
 
-    /// The agents store, if this file was opened with it.
-    pub fn agents(&self) -> Result<Agents<'_>> {
-        if self.stores.contains(&StoreKind::Agents) {
-            Ok(Agents::new(self))
-        } else {
-            Err(Error::StoreNotOpen(StoreKind::Agents.name()))
-        }
-    }
-
-    /// The state machine the agents store enforces.
-    pub(crate) fn agents_config(&self) -> &AgentsConfig {
-        &self.agents
+    /// The configuration given for `store` in [`OpenOptions::with_config`], if it is a `T`.
+    pub fn config<T: Any>(&self, store: &str) -> Option<&T> {
+        self.configs
+            .iter()
+            .find(|(name, _)| *name == store)
+            .and_then(|(_, c)| c.downcast_ref())
     }
 
     /// Runs `f` in a `BEGIN IMMEDIATE` transaction (a savepoint when one is already open):
     /// committed if `f` succeeds, rolled back otherwise.
     pub fn write<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
         write_tx(&self.conn, f)
+    }
+
+    /// Runs `f` as one transaction that every store call inside it joins: `BEGIN IMMEDIATE`
+    /// at the outermost level, a savepoint when nested. Committed if `f` returns `Ok`; if it
+    /// returns an error, exactly this level is rolled back and the error returned.
+    ///
+    /// ```
+    /// # use stowage_core::{Database, OpenOptions};
+    /// let dir = tempfile::tempdir()?;
+    /// let db = Database::open(&dir.path().join("runs.sqlite"), &OpenOptions::default())?;
+    /// db.transaction(|db| {
+    ///     db.training()?.insert_run("a", None, None, &[])?;
+    ///     let inner = db.transaction(|db| {
+    ///         db.training()?.insert_run("b", None, None, &[])?;
+    ///         Err::<(), _>(stowage_core::Error::InvalidArg("changed my mind".into()))
+    ///     });
+    ///     assert!(inner.is_err());
+    ///     Ok(())
+    /// })?;
+    /// assert_eq!(db.training()?.list_runs()?.rows.len(), 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn transaction<T>(&self, f: impl FnOnce(&Database) -> Result<T>) -> Result<T> {
+        let level = self.begin()?;
+        match f(self) {
+            Ok(v) => self.commit(level).map(|()| v),
+            Err(e) => {
+                // The rollback's own failure cannot be more useful than `f`'s error.
+                let _ = self.rollback(level);
+                Err(e)
+            }
+        }
+    }
+
+    /// Opens a transaction level (`BEGIN IMMEDIATE`, or a savepoint inside an open level) and
+    /// returns its number, from 1. [`Database::commit`] or [`Database::rollback`] must close
+    /// the levels innermost first; [`Database::transaction`] does it for Rust callers.
+    pub fn begin(&self) -> Result<u32> {
+        self.ensure_transaction_alive()?;
+        let level = self.depth.get() + 1;
+        if level == 1 {
+            self.conn.execute_batch("BEGIN IMMEDIATE")?;
+        } else {
+            self.conn
+                .execute_batch(&format!("SAVEPOINT stowage_tx_{level}"))?;
+        }
+        self.depth.set(level);
+        Ok(level)
+    }
+
+    /// Commits the innermost level `level` (a savepoint is released into the level around
+    /// it). `ERR_TRANSACTION_ABORTED` when SQLite rolled the transaction back meanwhile.
+    pub fn commit(&self, level: u32) -> Result<()> {
+        self.close_level(level, true)
+    }
+
+    /// Rolls back the innermost level `level`, keeping the levels around it.
+    pub fn rollback(&self, level: u32) -> Result<()> {
+        self.close_level(level, false)
+    }
+
+    fn close_level(&self, level: u32, commit: bool) -> Result<()> {
+        if level == 0 || level != self.depth.get() {
+            return Err(Error::InvalidArg(format!(
+                "transaction level {level} is not the innermost open one ({})",
+                self.depth.get()
+            )));
+        }
+        self.depth.set(level - 1);
+        if self.conn.is_autocommit() {
+            // SQLite rolled the whole transaction back after an error inside it.
+            return if commit {
+                Err(Error::TransactionAborted)
+            } else {
+                Ok(())
+            };
+        }
+        let sql = match (level, commit) {
+            (1, true) => "COMMIT".to_string(),
+            (1, false) => "ROLLBACK".to_string(),
+            (_, true) => format!("RELEASE stowage_tx_{level}"),
+            (_, false) => format!("ROLLBACK TO stowage_tx_{level}; RELEASE stowage_tx_{level}"),
+        };
+        let done = self.conn.execute_batch(&sql);
+        if done.is_err() && level == 1 && !self.conn.is_autocommit() {
+            // A failed COMMIT leaves the transaction open: end it, so nothing half-done stays.
+            let _ = self.conn.execute_batch("ROLLBACK");
+        }
+        Ok(done?)
+    }
+
+    /// Levels of [`Database::begin`] open now (0 outside a transaction).
+    pub fn transaction_depth(&self) -> u32 {
+        self.depth.get()
+    }
+
+    /// `ERR_TRANSACTION_ABORTED` when a transaction level is open but SQLite has rolled the
+    /// transaction back (after a full disk, say): a call now would run outside it and commit
+    /// on its own, so every call refuses until the levels are closed.
+    pub fn ensure_transaction_alive(&self) -> Result<()> {
+        if self.depth.get() > 0 && self.conn.is_autocommit() {
+            Err(Error::TransactionAborted)
+        } else {
+            Ok(())
+        }
     }
 
     /// Facts about the file: path, journal mode, page counts and each store's schema version.
@@ -261,7 +333,7 @@ impl Database {
     }
 
     /// Closes the connection. SQLite checkpoints the WAL and removes its sidecar files when the
-    /// last connection to a file closes.
+    /// last connection to a file closes; a transaction level still open is rolled back.
     pub fn close(self) -> Result<()> {
         self.conn.close().map_err(|(_, e)| e.into())
     }
@@ -478,6 +550,11 @@ mod tests {
         tempfile::tempdir().unwrap()
     }
 
+    /// A file hosting no store: the engine alone.
+    fn bare() -> OpenOptions {
+        OpenOptions::new([])
+    }
+
     #[test]
     fn a_short_or_foreign_file_is_refused_unchanged_and_an_empty_one_adopted() -> Result<()> {
         let dir = temp();
@@ -486,14 +563,14 @@ mod tests {
         for bytes in [b"x".to_vec(), b"not a database".repeat(3), magic_then_junk] {
             let path = dir.path().join("short.sqlite");
             std::fs::write(&path, &bytes).unwrap();
-            let err = Database::open(&path, &OpenOptions::default()).unwrap_err();
+            let err = Database::open(&path, &bare()).unwrap_err();
             assert_eq!(err.code(), "SQLITE_NOTADB");
             assert!(err.to_string().contains("short.sqlite"), "{err}");
             assert_eq!(std::fs::read(&path).unwrap(), bytes);
         }
         let empty = dir.path().join("empty.sqlite");
         std::fs::write(&empty, b"").unwrap();
-        Database::open(&empty, &OpenOptions::default())?.close()?;
+        Database::open(&empty, &bare())?.close()?;
         assert!(std::fs::read(&empty).unwrap().starts_with(SQLITE_MAGIC));
         Ok(())
     }
@@ -501,7 +578,7 @@ mod tests {
     #[test]
     fn open_applies_pragmas_and_reports_wal() -> Result<()> {
         let dir = temp();
-        let db = Database::open(&dir.path().join("a.sqlite"), &OpenOptions::default())?;
+        let db = Database::open(&dir.path().join("a.sqlite"), &bare())?;
         assert_eq!(db.journal_mode(), "wal");
         let get = |p: &str| -> i64 {
             db.conn()
@@ -513,7 +590,7 @@ mod tests {
         assert_eq!(get("temp_store"), 2);
         assert_eq!(get("busy_timeout"), i64::from(BUSY_TIMEOUT_MS));
         let info = db.info()?;
-        assert_eq!(info.schema, [("training", 2)]);
+        assert!(info.schema.is_empty());
         assert!(info.page_count > 0);
         Ok(())
     }
@@ -523,7 +600,7 @@ mod tests {
         let dir = temp();
         let path = dir.path().join("junk.sqlite");
         std::fs::write(&path, vec![0x5a; 4096]).unwrap();
-        let err = Database::open(&path, &OpenOptions::default()).unwrap_err();
+        let err = Database::open(&path, &bare()).unwrap_err();
         assert_eq!(err.code(), "SQLITE_NOTADB");
         assert!(err.to_string().contains("junk.sqlite"));
         assert!(
@@ -535,18 +612,14 @@ mod tests {
     #[test]
     fn a_missing_folder_is_cantopen() {
         let dir = temp();
-        let err = Database::open(
-            &dir.path().join("no/such/a.sqlite"),
-            &OpenOptions::default(),
-        )
-        .unwrap_err();
+        let err = Database::open(&dir.path().join("no/such/a.sqlite"), &bare()).unwrap_err();
         assert_eq!(err.code(), "SQLITE_CANTOPEN");
     }
 
     #[test]
     fn write_rolls_back_on_error_and_nests_as_savepoint() -> Result<()> {
         let dir = temp();
-        let db = Database::open(&dir.path().join("a.sqlite"), &OpenOptions::default())?;
+        let db = Database::open(&dir.path().join("a.sqlite"), &bare())?;
         db.conn().execute_batch("CREATE TABLE t(x)")?;
         let err = db.write(|c| {
             c.execute("INSERT INTO t VALUES (1)", [])?;
@@ -572,10 +645,63 @@ mod tests {
         Ok(())
     }
 
+    fn xs(db: &Database) -> Vec<i64> {
+        db.conn()
+            .prepare("SELECT x FROM t ORDER BY x")
+            .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
+            .unwrap()
+    }
+
+    #[test]
+    fn transaction_levels_nest_and_roll_back_innermost_first() -> Result<()> {
+        let dir = temp();
+        let db = Database::open(&dir.path().join("a.sqlite"), &bare())?;
+        db.conn().execute_batch("CREATE TABLE t(x)")?;
+        let outer = db.begin()?;
+        db.conn().execute("INSERT INTO t VALUES (1)", [])?;
+        let inner = db.begin()?;
+        assert_eq!((outer, inner, db.transaction_depth()), (1, 2, 2));
+        db.conn().execute("INSERT INTO t VALUES (2)", [])?;
+        assert_eq!(db.commit(outer).unwrap_err().code(), "ERR_INVALID_ARG");
+        db.rollback(inner)?;
+        db.write(|c| Ok(c.execute("INSERT INTO t VALUES (3)", [])?))?;
+        db.commit(outer)?;
+        assert_eq!(xs(&db), [1, 3]);
+        assert!(db.conn().is_autocommit());
+        assert_eq!(db.transaction_depth(), 0);
+        Ok(())
+    }
+
+    #[test]
+    fn a_transaction_sqlite_rolled_back_refuses_further_calls_and_its_commit() -> Result<()> {
+        let dir = temp();
+        let db = Database::open(&dir.path().join("a.sqlite"), &bare())?;
+        db.conn().execute_batch("CREATE TABLE t(x)")?;
+        let outer = db.begin()?;
+        let inner = db.begin()?;
+        db.conn().execute("INSERT INTO t VALUES (1)", [])?;
+        // What SQLite does by itself after a full disk or an I/O error inside a transaction.
+        db.conn().execute_batch("ROLLBACK")?;
+        assert_eq!(
+            db.ensure_transaction_alive().unwrap_err().code(),
+            "ERR_TRANSACTION_ABORTED"
+        );
+        assert_eq!(db.begin().unwrap_err().code(), "ERR_TRANSACTION_ABORTED");
+        assert_eq!(
+            db.commit(inner).unwrap_err().code(),
+            "ERR_TRANSACTION_ABORTED"
+        );
+        db.rollback(outer)?;
+        db.ensure_transaction_alive()?;
+        db.transaction(|db| Ok(db.conn().execute("INSERT INTO t VALUES (2)", [])?))?;
+        assert_eq!(xs(&db), [2]);
+        Ok(())
+    }
+
     #[test]
     fn backup_is_a_single_file_in_delete_mode() -> Result<()> {
         let dir = temp();
-        let db = Database::open(&dir.path().join("a.sqlite"), &OpenOptions::default())?;
+        let db = Database::open(&dir.path().join("a.sqlite"), &bare())?;
         db.conn()
             .execute_batch("CREATE TABLE t(x); INSERT INTO t VALUES (42);")?;
         let target = dir.path().join("copy.sqlite");
@@ -593,7 +719,7 @@ mod tests {
     #[test]
     fn checkpoint_and_integrity_work_on_a_live_file() -> Result<()> {
         let dir = temp();
-        let db = Database::open(&dir.path().join("a.sqlite"), &OpenOptions::default())?;
+        let db = Database::open(&dir.path().join("a.sqlite"), &bare())?;
         assert_eq!(db.integrity_check(false)?, ["ok"]);
         assert_eq!(db.integrity_check(true)?, ["ok"]);
         let c = db.checkpoint(CheckpointMode::Truncate)?;
@@ -604,17 +730,5 @@ mod tests {
             "ERR_INVALID_ARG"
         );
         Ok(())
-    }
-
-    #[test]
-    fn store_names_round_trip() {
-        assert_eq!(
-            StoreKind::from_name("training").unwrap(),
-            StoreKind::Training
-        );
-        assert_eq!(
-            StoreKind::from_name("nope").unwrap_err().code(),
-            "ERR_INVALID_ARG"
-        );
     }
 }

@@ -18,7 +18,7 @@ mod summaries;
 use rusqlite::types::Value;
 use rusqlite::Connection;
 
-use crate::engine::Database;
+use crate::engine::{Database, Result};
 use crate::jsnum;
 
 pub use checkpoints::{FinalModelInput, LatestCheckpoint};
@@ -33,11 +33,15 @@ pub struct Training<'a> {
     db: &'a Database,
 }
 
-impl<'a> Training<'a> {
-    pub(crate) fn new(db: &'a Database) -> Self {
-        Training { db }
+impl Database {
+    /// The training store, if this file was opened with it (`ERR_STORE_NOT_OPEN` otherwise).
+    pub fn training(&self) -> Result<Training<'_>> {
+        self.require(schema::NAME)?;
+        Ok(Training { db: self })
     }
+}
 
+impl<'a> Training<'a> {
     fn conn(&self) -> &'a Connection {
         self.db.conn()
     }

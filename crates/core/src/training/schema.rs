@@ -23,10 +23,10 @@ use rusqlite::Connection;
 
 use crate::engine::adopt::{self, Adoption, Shape};
 use crate::engine::migrate::{self, LedgerState, Migration};
-use crate::engine::{ident, now_ms, table_columns, Column, Error, Result};
+use crate::engine::{ident, now_ms, table_columns, Column, Error, Result, StoreDef};
 
-/// The store's name in the ledger.
-pub const STORE: &str = "training";
+/// The store's name in the ledger and in `openStore(path, { stores })`.
+pub const NAME: &str = "training";
 
 /// The training store's migrations, in order. Append only.
 pub static MIGRATIONS: [Migration; 2] = [
@@ -45,15 +45,50 @@ pub static MIGRATIONS: [Migration; 2] = [
 /// Name the pre-V1 report table is kept under after adoption.
 const LEGACY_REPORT: &str = "report_loss_dist_legacy";
 
-/// Checks, without writing, that the training tables of `conn` can be brought to the current
-/// schema: the file is SQLite, not from a newer stowage, and holds no foreign table.
-pub(crate) fn check(conn: &Connection, path: &Path) -> Result<()> {
-    adopt::check::<Plan>(conn, path)
-}
+/// The training store's definition, registered in `crate::stores`.
+#[derive(Debug)]
+pub struct Store;
 
-/// Brings the training tables of `conn` to the current schema; see the module docs.
-pub(crate) fn prepare(conn: &Connection, path: &Path) -> Result<()> {
-    adopt::prepare::<Plan>(conn, path)
+/// The training store, as the registry lists it.
+pub static STORE: Store = Store;
+
+impl StoreDef for Store {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn migrations(&self) -> &'static [Migration] {
+        &MIGRATIONS
+    }
+
+    fn tables(&self) -> &'static [&'static str] {
+        &[
+            "runs",
+            "run_subsets",
+            "checkpoints",
+            "metrics",
+            "summaries",
+            "kv",
+            "run_edges",
+            "logs",
+            "test_metrics",
+            "session_final_models",
+            "report_loss_dist",
+            "metric_series_state",
+            "metric_series_blocks",
+        ]
+    }
+
+    /// Checks, without writing, that the training tables of `conn` can be brought to the
+    /// current schema: the file is not from a newer stowage and holds no foreign table.
+    fn check(&self, conn: &Connection, path: &Path) -> Result<()> {
+        adopt::check::<Plan>(self, conn, path)
+    }
+
+    /// Brings the training tables of `conn` to the current schema; see the module docs.
+    fn prepare(&self, conn: &Connection, path: &Path) -> Result<()> {
+        adopt::prepare::<Plan>(self, conn, path)
+    }
 }
 
 /// OnTheFly re-added the edge `run_id → parent_run_id` of every run on every open (its
@@ -85,12 +120,6 @@ struct Plan {
 }
 
 impl Adoption for Plan {
-    const STORE: &'static str = STORE;
-
-    fn migrations() -> &'static [Migration] {
-        &MIGRATIONS
-    }
-
     fn inspect(conn: &Connection, applied: i64) -> Result<Self> {
         inspect(conn, applied)
     }
@@ -101,7 +130,7 @@ impl Adoption for Plan {
 
     fn apply(self, conn: &Connection, ledger: &LedgerState) -> Result<()> {
         let legacy = self.set_aside(conn)?;
-        migrate::apply(conn, STORE, &ledger.pending)?;
+        migrate::apply(conn, NAME, &ledger.pending)?;
         if let Some(legacy) = legacy {
             copy_legacy_reports(conn, &legacy)?;
         }

@@ -11,7 +11,9 @@ use super::manifest::{Manifest, MAX_MANIFEST_BYTES, SQLITE_FILE};
 use super::paths::resolve_inside;
 use super::progress::{Meter, Phase, Sink};
 use super::{archive, Missing};
-use crate::engine::{ident, integrity, table_columns, write_tx, Error, Result, BUSY_TIMEOUT_MS};
+use crate::engine::{
+    ident, integrity, table_columns, write_tx, Error, Result, StoreDef, BUSY_TIMEOUT_MS,
+};
 use crate::training::{schema, Training};
 
 /// What a load loaded.
@@ -363,7 +365,9 @@ fn prepare_staged(
         }
     }
     meter.phase(Phase::Migrate)?;
-    schema::prepare(&conn, staged).map_err(as_bundle_error)?;
+    schema::STORE
+        .prepare(&conn, staged)
+        .map_err(as_bundle_error)?;
     write_tx(&conn, |c| {
         let mut ckpt = c.prepare("UPDATE checkpoints SET path = ?1 WHERE ckpt_id = ?2")?;
         for e in checkpoints {
