@@ -625,8 +625,8 @@ export declare class AgentSessionStore {
   purge(options: { all?: boolean; state?: AgentState; agent?: string }): number
   /**
    * Imports overstory's legacy `sessions.json` at `file` when the store holds no session yet
-   * (see the README: missing file → nothing; last entry of an agent wins; optional fields
-   * defaulted), in one transaction. Returns `{ migrated, imported, errors }`, where `errors`
+   * (see docs/agents.md: missing file → nothing; last entry of an agent wins; optional
+   * fields defaulted), in one transaction. Returns `{ migrated, imported, errors }`, where `errors`
    * lists an unreadable or malformed file (`entry: null`) and entries lacking a required
    * field (`entry`: their index); the other entries are still imported.
    */
