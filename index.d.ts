@@ -172,9 +172,12 @@ export type StoreWith<S extends StoreName> = Store & UnionToIntersection<StoreMe
  * processes) may open the same file.
  */
 export declare function openStore(path: string): StoreWith<'training'>
+/** {@link openStore} with the stores `options.stores` names: the `Store` has their members. */
 export declare function openStore<S extends StoreName>(path: string, options: OpenStoreOptions<S> & { stores: S[] }): StoreWith<S>
+/** {@link openStore} without `options.stores`: the training store. */
 export declare function openStore(path: string, options?: OpenStoreOptions): StoreWith<'training'>
 
+/** Members of every {@link Store} that are written in JS (index.js) rather than generated. */
 export interface Store {
   /**
    * Runs `fn(store)` synchronously as one transaction and returns what it returns. Every store
