@@ -193,23 +193,24 @@ impl Js {
         if unsafe { sys::napi_coerce_to_string(self.0, v, &mut s) } == sys::Status::napi_ok {
             return self.read_string(s);
         }
+        Err(self.type_error_caused(&format!(
+            "{}: {} must be a value with a string form; String() of it threw",
+            at.func, at.arg
+        )))
+    }
+
+    /// Throws `TypeError [ERR_INVALID_ARG_TYPE]` with `message`, whose `cause` is the exception
+    /// pending now (what a conversion of the caller's value threw).
+    fn type_error_caused(self, message: &str) -> Error {
         let cause = self.take_exception();
-        let err = self.error_value(
-            Kind::TypeError,
-            "ERR_INVALID_ARG_TYPE",
-            &format!(
-                "{}: {} must be a value with a string form; String() of it threw",
-                at.func, at.arg
-            ),
-        )?;
-        if let Some(cause) = cause {
-            self.set_named(err, "cause", cause)?;
+        if let Ok(err) = self.error_value(Kind::TypeError, "ERR_INVALID_ARG_TYPE", message) {
+            if let Some(cause) = cause {
+                // Without its cause the error still says what went wrong.
+                let _ = self.set_named(err, "cause", cause);
+            }
+            unsafe { sys::napi_throw(self.0, err) };
         }
-        unsafe { sys::napi_throw(self.0, err) };
-        Err(Error::new(
-            Status::PendingException,
-            "String() of an argument threw",
-        ))
+        Error::new(Status::PendingException, message.to_string())
     }
 
     fn read_string(self, v: Val) -> Result<String> {
@@ -645,6 +646,45 @@ impl Js {
                 Ok(out)
             }
         }
+    }
+
+    /// `JSON[name]`, the global `JSON` object's function `name`.
+    fn json_function(self, name: &str) -> Result<(Val, Val)> {
+        let mut global = ptr::null_mut();
+        self.check(unsafe { sys::napi_get_global(self.0, &mut global) })?;
+        let json = self.get(global, "JSON")?;
+        Ok((json, self.get(json, name)?))
+    }
+
+    /// The JS value of the JSON text `text` (one `JSON.parse`): how a JSON column, or a whole
+    /// result serialised in Rust, reaches JS.
+    pub fn json(self, text: &str) -> Result<Val> {
+        let (json, parse) = self.json_function("parse")?;
+        let arg = self.string(text)?;
+        let mut out = ptr::null_mut();
+        self.check(unsafe { sys::napi_call_function(self.0, json, parse, 1, &arg, &mut out) })?;
+        Ok(out)
+    }
+
+    /// `JSON.stringify(v)`: the text a JSON column stores for a JS value. A value without a JSON
+    /// form (`undefined`, a function, a symbol) is a `TypeError` naming the argument; what
+    /// `JSON.stringify` throws (a cycle, a BigInt, a throwing `toJSON`) becomes a `TypeError`
+    /// with that as `cause`.
+    pub fn json_text(self, v: Val, at: At<'_>) -> Result<String> {
+        let (json, stringify) = self.json_function("stringify")?;
+        let mut out = ptr::null_mut();
+        let status =
+            unsafe { sys::napi_call_function(self.0, json, stringify, 1, &v, &mut out) };
+        if status != sys::Status::napi_ok {
+            return Err(self.type_error_caused(&format!(
+                "{}: {} must be a JSON value; JSON.stringify of it threw",
+                at.func, at.arg
+            )));
+        }
+        if self.type_of(out)? != sys::ValueType::napi_string {
+            return Err(self.type_error(at, "a JSON value", v));
+        }
+        self.read_string(out)
     }
 
     /// One plain object per row, keys in column order (better-sqlite3's `.all()`).

@@ -8,6 +8,7 @@ mod agents;
 mod handle;
 mod job;
 mod js;
+mod json_bench;
 mod rows;
 mod store;
 mod stores;

@@ -54,6 +54,9 @@ pub enum Error {
     /// An argument had the right type but an unusable value.
     #[error("{0}")]
     InvalidArg(String),
+    /// Text meant for a JSON column is not one JSON value.
+    #[error("{field} is not valid JSON: {reason}")]
+    InvalidJson { field: String, reason: String },
     /// The store was closed; no further calls are possible on it.
     #[error("the store at {} is closed", .0.display())]
     Closed(PathBuf),
@@ -90,6 +93,7 @@ impl Error {
             Error::SchemaConflict(_) => "ERR_SCHEMA_CONFLICT",
             Error::Bundle { code, .. } => code,
             Error::InvalidArg(_) => "ERR_INVALID_ARG",
+            Error::InvalidJson { .. } => "ERR_INVALID_JSON",
             Error::Closed(_) => "ERR_CLOSED",
             Error::StoreNotOpen(_) => "ERR_STORE_NOT_OPEN",
             Error::TransactionAborted => "ERR_TRANSACTION_ABORTED",

@@ -4,6 +4,7 @@
 pub(crate) mod adopt;
 pub mod backup;
 pub mod error;
+pub mod json;
 pub mod migrate;
 pub mod registry;
 pub mod rows;
