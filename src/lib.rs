@@ -8,7 +8,6 @@ mod agents;
 mod handle;
 mod job;
 mod js;
-mod json_bench;
 mod rows;
 mod store;
 mod stores;
