@@ -294,13 +294,39 @@ export interface AgentRunInput {
 }
 
 /** The result of importing overstory's legacy `sessions.json`. */
-export interface LegacyImportReport {
-  /** True when at least one session was imported. */
-  migrated: boolean
-  /** Entries written. */
+export interface LegacyImportReport extends ImportReport {
+  /** Entries written (`counts.sessions`). */
   imported: number
-  /** An unreadable or malformed file (`entry: null`) or entries that lack a required field. */
+}
+
+/** What a legacy-JSON import did (every store's `importLegacyJson`). The import is one
+ * transaction: all of this was committed together. */
+export interface ImportReport {
+  /** True when at least one row was written. */
+  migrated: boolean
+  /** Rows written, by table. */
+  counts: Record<string, number>
+  /** Entries skipped because their parent is neither in the store nor in the import, by table. */
+  orphans: Record<string, number>
+  /** Files that could not be used (`entry: null`: unreadable, not JSON, wrong shape) and entries
+   * that could not become rows (`entry`: their position in the file); the rest was imported. */
   errors: Array<{ file: string; entry: number | null; reason: string }>
+}
+
+/** A progress event of an import. `scan`: listing the source; `import`: reading files and
+ * writing rows (about every 256 files or 16 MiB, and after the last); `commit`: everything is
+ * read, the transaction commits next (a callback that throws now still stops it); `done`:
+ * committed. */
+export interface ImportProgress {
+  phase: 'scan' | 'import' | 'commit' | 'done'
+  filesDone: number
+  filesTotal: number
+  bytesDone: number
+  bytesTotal: number
+  /** Rows written so far. */
+  rows: number
+  /** The file just read (`import` events). */
+  file?: string
 }
 
 /** overstory's `SessionStore`: the methods of {@link AgentSessionStore} on a file of its own. */
@@ -629,11 +655,21 @@ export declare class AgentSessionStore {
   /**
    * Imports overstory's legacy `sessions.json` at `file` when the store holds no session yet
    * (see docs/agents.md: missing file → nothing; last entry of an agent wins; optional
-   * fields defaulted), in one transaction. Returns `{ migrated, imported, errors }`, where `errors`
-   * lists an unreadable or malformed file (`entry: null`) and entries lacking a required
-   * field (`entry`: their index); the other entries are still imported.
+   * fields defaulted), in one transaction (joining `store.transaction` when one is open).
+   * Returns `{ migrated, imported, counts, orphans, errors }`: `imported` (= `counts.sessions`)
+   * the entries written, `errors` an unreadable or malformed file (`entry: null`) and the
+   * entries lacking a required field (`entry`: their index); the other entries are still
+   * imported. `options.onProgress(progress)` is called on this thread as the import goes; if it
+   * throws, nothing is imported and what it threw is rethrown.
    */
-  importLegacyJson(file: string): LegacyImportReport
+  importLegacyJson(file: string, options?: { onProgress?: (progress: ImportProgress) => void }): LegacyImportReport
+  /**
+   * `importLegacyJson` off the JS thread, on a connection of its own, in one transaction:
+   * writes made meanwhile through this store wait for it. `options.onProgress` is called on
+   * the JS thread; if it throws, nothing is imported and the promise rejects with what it
+   * threw. A store in memory is refused (`ERR_INVALID_ARG`).
+   */
+  importLegacyJsonAsync(file: string, options?: { onProgress?: (progress: ImportProgress) => void }): Promise<LegacyImportReport>
 }
 
 /** One open SQLite file and the stores it hosts. Create it with `openStore`. */

@@ -6,7 +6,9 @@
 //! the promise settles. The job thread waits at each event until the callback has run, so a
 //! callback that throws stops the job right there (nothing more is done) and the promise rejects
 //! with what it threw. Errors of the job reject with the core error's code. Nothing here can
-//! throw into the event loop. Jobs must not report progress while they hold a write lock.
+//! throw into the event loop. An event that the job does not wait for ([`Event::wait`]) may be
+//! reported while the job holds a write lock; one it waits for should not be (the callback
+//! could be waiting for that lock).
 
 use std::ffi::c_void;
 use std::ptr;
@@ -18,23 +20,49 @@ use napi::sys;
 use napi::Result;
 use stowage_core::training::bundle::Progress;
 
-use crate::js::{Js, Raw, Val};
+use crate::js::{At, Js, Raw, Val};
+
+/// A progress event of a job, as its callback receives it.
+pub trait Event: Clone + Send + 'static {
+    /// The object handed to the progress callback.
+    fn to_js(&self, js: Js) -> Result<Val>;
+
+    /// Whether the job waits until the callback has run (so a callback that throws stops the
+    /// job at this very event). Events it does not wait for are delivered all the same, in
+    /// order, before the promise settles.
+    fn wait(&self) -> bool {
+        true
+    }
+}
+
+impl Event for Progress {
+    fn to_js(&self, js: Js) -> Result<Val> {
+        let obj = js.object_new()?;
+        js.set_named(obj, "phase", js.string(self.phase.name())?)?;
+        js.set_named(obj, "bytesDone", js.number(self.bytes_done as f64)?)?;
+        js.set_named(obj, "bytesTotal", js.number(self.bytes_total as f64)?)?;
+        if let Some(file) = &self.file {
+            js.set_named(obj, "file", js.string(&file.to_string_lossy())?)?;
+        }
+        Ok(obj)
+    }
+}
 
 /// What the job thread sends to the JS thread. A progress event carries the sender the job
 /// thread waits on; it is released when the event has been handled or dropped.
-enum Msg<T> {
-    Progress(Progress, SyncSender<()>),
+enum Msg<T, P> {
+    Progress(P, SyncSender<()>),
     Done(stowage_core::Result<T>),
 }
 
 /// State owned by the JS thread for the life of the job.
-struct Context<T, F> {
+struct Context<T, F, P> {
     deferred: sys::napi_deferred,
     finish: Option<F>,
     thrown: Option<sys::napi_ref>,
     cancel: Arc<AtomicBool>,
     alive: Arc<Mutex<bool>>,
-    _output: std::marker::PhantomData<T>,
+    _output: std::marker::PhantomData<(T, P)>,
 }
 
 /// A thread-safe function handle that may cross to the job thread.
@@ -52,7 +80,7 @@ struct Tsfn {
 unsafe impl Send for Tsfn {}
 
 impl Tsfn {
-    fn post<T>(&self, msg: Msg<T>, mode: sys::napi_threadsafe_function_call_mode) {
+    fn post<T, P>(&self, msg: Msg<T, P>, mode: sys::napi_threadsafe_function_call_mode) {
         let alive = lock(&self.alive);
         let data = Box::into_raw(Box::new(msg));
         let status = if *alive {
@@ -85,12 +113,13 @@ fn lock(alive: &Mutex<bool>) -> MutexGuard<'_, bool> {
 }
 
 /// Runs `work` on a new thread and returns a promise. `work` gets a progress sink; when
-/// `on_progress` is a function it is called with `{ phase, bytesDone, bytesTotal, file }` for each
-/// event. `finish` turns the result into a JS value on the JS thread.
-pub fn spawn<T, W, F>(js: Js, on_progress: Option<Val>, work: W, finish: F) -> Result<Raw>
+/// `on_progress` is a function it is called with each event's [`Event::to_js`] object.
+/// `finish` turns the result into a JS value on the JS thread.
+pub fn spawn<T, P, W, F>(js: Js, on_progress: Option<Val>, work: W, finish: F) -> Result<Raw>
 where
     T: Send + 'static,
-    W: FnOnce(&mut dyn FnMut(&Progress) -> stowage_core::Result<()>) -> stowage_core::Result<T>
+    P: Event,
+    W: FnOnce(&mut dyn FnMut(&P) -> stowage_core::Result<()>) -> stowage_core::Result<T>
         + Send
         + 'static,
     F: FnOnce(Js, T) -> Result<Val> + 'static,
@@ -102,7 +131,7 @@ where
     })?;
     let cancel = Arc::new(AtomicBool::new(false));
     let alive = Arc::new(Mutex::new(true));
-    let ctx = Box::into_raw(Box::new(Context::<T, F> {
+    let ctx = Box::into_raw(Box::new(Context::<T, F, P> {
         deferred,
         finish: Some(finish),
         thrown: None,
@@ -121,9 +150,9 @@ where
             0,
             1,
             ctx.cast(),
-            Some(finalize::<T, F>),
+            Some(finalize::<T, F, P>),
             ctx.cast(),
-            Some(call_js::<T, F>),
+            Some(call_js::<T, F, P>),
             &mut tsfn,
         )
     };
@@ -136,26 +165,29 @@ where
     let spawned = std::thread::Builder::new()
         .name("stowage-job".into())
         .spawn(move || {
-            let mut sink = |p: &Progress| {
+            let mut sink = |p: &P| {
                 if cancel.load(Ordering::Acquire) {
                     return Err(stowage_core::Error::Cancelled);
                 }
                 if report {
                     let (handled, wait) = sync_channel(1);
-                    tsfn.post::<T>(
+                    tsfn.post::<T, P>(
                         Msg::Progress(p.clone(), handled),
                         sys::ThreadsafeFunctionCallMode::blocking,
                     );
-                    // Err means the event was dropped unhandled (the environment is going away).
-                    let _ = wait.recv();
-                    if cancel.load(Ordering::Acquire) {
-                        return Err(stowage_core::Error::Cancelled);
+                    if p.wait() {
+                        // Err means the event was dropped unhandled (the environment is going
+                        // away).
+                        let _ = wait.recv();
+                        if cancel.load(Ordering::Acquire) {
+                            return Err(stowage_core::Error::Cancelled);
+                        }
                     }
                 }
                 Ok(())
             };
             let result = work(&mut sink);
-            tsfn.post(Msg::Done(result), sys::ThreadsafeFunctionCallMode::blocking);
+            tsfn.post::<T, P>(Msg::Done(result), sys::ThreadsafeFunctionCallMode::blocking);
             tsfn.release();
         });
     if let Err(e) = spawned {
@@ -166,6 +198,36 @@ where
         unsafe { sys::napi_reject_deferred(env, deferred, err) };
     }
     Ok(Raw(promise))
+}
+
+/// `options.onProgress` of a long operation: a function, or nothing (`options` itself may be
+/// absent).
+pub fn progress_option(js: Js, func: &str, options: Val) -> Result<Option<Val>> {
+    if js.is_nullish(options)? {
+        return Ok(None);
+    }
+    let options = js.object(
+        options,
+        At {
+            func,
+            arg: "options",
+        },
+    )?;
+    let cb = js.get(options, "onProgress")?;
+    if js.is_nullish(cb)? {
+        return Ok(None);
+    }
+    if js.type_of(cb)? != napi::sys::ValueType::napi_function {
+        return Err(js.type_error(
+            At {
+                func,
+                arg: "options.onProgress",
+            },
+            "a function",
+            cb,
+        ));
+    }
+    Ok(Some(cb))
 }
 
 /// A promise already rejected with the pending exception (an argument error of an async method,
@@ -197,29 +259,30 @@ fn check(js: Js, status: sys::napi_status) -> Result<()> {
     }
 }
 
-unsafe extern "C" fn call_js<T, F>(
+unsafe extern "C" fn call_js<T, F, P>(
     env: sys::napi_env,
     js_cb: sys::napi_value,
     context: *mut c_void,
     data: *mut c_void,
 ) where
     F: FnOnce(Js, T) -> Result<Val>,
+    P: Event,
 {
     if data.is_null() {
         return;
     }
-    let msg = unsafe { Box::from_raw(data.cast::<Msg<T>>()) };
+    let msg = unsafe { Box::from_raw(data.cast::<Msg<T, P>>()) };
     if env.is_null() || context.is_null() {
         return;
     }
-    let ctx = unsafe { &mut *context.cast::<Context<T, F>>() };
+    let ctx = unsafe { &mut *context.cast::<Context<T, F, P>>() };
     let js = Js(env);
     match *msg {
         Msg::Progress(p, _handled) => {
             if ctx.thrown.is_some() || js_cb.is_null() {
                 return;
             }
-            let Ok(event) = progress_object(js, &p) else {
+            let Ok(event) = p.to_js(js) else {
                 js.take_exception();
                 return;
             };
@@ -266,24 +329,13 @@ unsafe extern "C" fn call_js<T, F>(
     }
 }
 
-unsafe extern "C" fn finalize<T, F>(env: sys::napi_env, data: *mut c_void, _hint: *mut c_void) {
+unsafe extern "C" fn finalize<T, F, P>(env: sys::napi_env, data: *mut c_void, _hint: *mut c_void) {
     if data.is_null() {
         return;
     }
-    let ctx = unsafe { Box::from_raw(data.cast::<Context<T, F>>()) };
+    let ctx = unsafe { Box::from_raw(data.cast::<Context<T, F, P>>()) };
     *lock(&ctx.alive) = false;
     if let (Some(r), false) = (ctx.thrown, env.is_null()) {
         unsafe { sys::napi_delete_reference(env, r) };
     }
-}
-
-fn progress_object(js: Js, p: &Progress) -> Result<Val> {
-    let obj = js.object_new()?;
-    js.set_named(obj, "phase", js.string(p.phase.name())?)?;
-    js.set_named(obj, "bytesDone", js.number(p.bytes_done as f64)?)?;
-    js.set_named(obj, "bytesTotal", js.number(p.bytes_total as f64)?)?;
-    if let Some(file) = &p.file {
-        js.set_named(obj, "file", js.string(&file.to_string_lossy())?)?;
-    }
-    Ok(obj)
 }

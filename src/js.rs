@@ -648,6 +648,27 @@ impl Js {
         }
     }
 
+    /// `f(...args)` with `this` undefined. When `f` throws, the exception stays pending and the
+    /// result is an error.
+    pub fn call(self, f: Val, args: &[Val]) -> Result<Val> {
+        let recv = self.undefined()?;
+        let mut out = ptr::null_mut();
+        let status = unsafe {
+            sys::napi_call_function(self.0, recv, f, args.len(), args.as_ptr(), &mut out)
+        };
+        if status == sys::Status::napi_ok {
+            Ok(out)
+        } else {
+            Err(Error::new(Status::PendingException, "the callback threw"))
+        }
+    }
+
+    /// Throws `value` unchanged (what a caller's callback threw, passed on).
+    pub fn rethrow(self, value: Val) -> Error {
+        unsafe { sys::napi_throw(self.0, value) };
+        Error::new(Status::PendingException, "rethrown")
+    }
+
     /// `JSON[name]`, the global `JSON` object's function `name`.
     fn json_function(self, name: &str) -> Result<(Val, Val)> {
         let mut global = ptr::null_mut();
@@ -675,8 +696,7 @@ impl Js {
     pub fn json_text(self, v: Val, at: At<'_>) -> Result<String> {
         let (json, stringify) = self.json_function("stringify")?;
         let mut out = ptr::null_mut();
-        let status =
-            unsafe { sys::napi_call_function(self.0, json, stringify, 1, &v, &mut out) };
+        let status = unsafe { sys::napi_call_function(self.0, json, stringify, 1, &v, &mut out) };
         if status != sys::Status::napi_ok {
             return Err(self.type_error_caused(&format!(
                 "{}: {} must be a JSON value; JSON.stringify of it threw",

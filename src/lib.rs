@@ -6,6 +6,7 @@
 
 mod agents;
 mod handle;
+mod import;
 mod job;
 mod js;
 mod rows;

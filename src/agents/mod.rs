@@ -6,7 +6,8 @@ mod runs;
 
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
-use stowage_core::agents::{AgentSession, Agents, Purge, TransitionOutcome};
+use stowage_core::agents::{AgentSession, Agents, LegacySessions, Purge, TransitionOutcome};
+use stowage_core::engine::import::ImportReport;
 
 use std::sync::Arc;
 
@@ -16,6 +17,7 @@ use stowage_core::engine::StoreConfig;
 use crate::handle::Handle;
 use crate::js::{At, Js, Raw, Val};
 use crate::stores::{member, Binding};
+use crate::{import, job};
 
 pub use runs::AgentRunStore;
 
@@ -400,32 +402,83 @@ impl AgentSessionStore {
 
     /// Imports overstory's legacy `sessions.json` at `file` when the store holds no session yet
     /// (see docs/agents.md: missing file → nothing; last entry of an agent wins; optional
-    /// fields defaulted), in one transaction. Returns `{ migrated, imported, errors }`, where `errors`
-    /// lists an unreadable or malformed file (`entry: null`) and entries lacking a required
-    /// field (`entry`: their index); the other entries are still imported.
+    /// fields defaulted), in one transaction (joining `store.transaction` when one is open).
+    /// Returns `{ migrated, imported, counts, orphans, errors }`: `imported` (= `counts.sessions`)
+    /// the entries written, `errors` an unreadable or malformed file (`entry: null`) and the
+    /// entries lacking a required field (`entry`: their index); the other entries are still
+    /// imported. `options.onProgress(progress)` is called on this thread as the import goes; if it
+    /// throws, nothing is imported and what it threw is rethrown.
     #[napi(
         catch_unwind,
-        ts_args_type = "file: string",
+        ts_args_type = "file: string, options?: { onProgress?: (progress: ImportProgress) => void }",
         ts_return_type = "LegacyImportReport"
     )]
-    pub fn import_legacy_json(&self, env: Env, file: Unknown<'_>) -> Result<Raw> {
+    pub fn import_legacy_json(
+        &self,
+        env: Env,
+        file: Unknown<'_>,
+        options: Unknown<'_>,
+    ) -> Result<Raw> {
         let js = Js(env.raw());
-        let file = js.path(file.raw(), at("importLegacyJson", "file"))?;
-        let report = self.run(js, |a| {
-            a.import_legacy_sessions(std::path::Path::new(&file))
-        })?;
-        let o = js.object_new()?;
-        js.set_named(o, "migrated", js.boolean(report.migrated)?)?;
-        js.set_named(o, "imported", js.number(report.imported as f64)?)?;
-        let errors = report.errors.iter().map(|e| {
-            let item = js.object_new()?;
-            js.set_named(item, "file", js.string(&e.file.to_string_lossy())?)?;
-            let entry = e.entry.map_or_else(|| js.null(), |i| js.number(i as f64))?;
-            js.set_named(item, "entry", entry)?;
-            js.set_named(item, "reason", js.string(&e.reason)?)?;
-            Ok(item)
-        });
-        js.set_named(o, "errors", js.array(errors)?)?;
-        Ok(Raw(o))
+        let f = "importLegacyJson";
+        let file = js.path(file.raw(), at(f, "file"))?;
+        let on_progress = job::progress_option(js, f, options.raw())?;
+        import::run_here(
+            js,
+            &self.handle,
+            on_progress,
+            |db, sink| {
+                db.agents()?
+                    .import_legacy_sessions(std::path::Path::new(&file), sink)
+            },
+            import_report,
+        )
     }
+
+    /// `importLegacyJson` off the JS thread, on a connection of its own, in one transaction:
+    /// writes made meanwhile through this store wait for it. `options.onProgress` is called on
+    /// the JS thread; if it throws, nothing is imported and the promise rejects with what it
+    /// threw. A store in memory is refused (`ERR_INVALID_ARG`).
+    #[napi(
+        catch_unwind,
+        ts_args_type = "file: string, options?: { onProgress?: (progress: ImportProgress) => void }",
+        ts_return_type = "Promise<LegacyImportReport>"
+    )]
+    pub fn import_legacy_json_async(
+        &self,
+        env: Env,
+        file: Unknown<'_>,
+        options: Unknown<'_>,
+    ) -> Result<Raw> {
+        let js = Js(env.raw());
+        let f = "importLegacyJsonAsync";
+        let args = js.path(file.raw(), at(f, "file")).and_then(|file| {
+            let on_progress = job::progress_option(js, f, options.raw())?;
+            let db = self.handle.with(js, |db| {
+                db.agents()?;
+                Ok(db.path().to_path_buf())
+            })?;
+            Ok((file, on_progress, db))
+        });
+        let (file, on_progress, db) = match args {
+            Ok(a) => a,
+            Err(e) => return job::rejected(js, e),
+        };
+        import::run_async(
+            js,
+            db,
+            file.into(),
+            LegacySessions,
+            on_progress,
+            import_report,
+        )
+    }
+}
+
+/// The import report with overstory's `imported`: the sessions written.
+fn import_report(js: Js, report: &ImportReport) -> Result<Val> {
+    let o = import::report_object(js, report)?;
+    let sessions = report.counts.get("sessions").copied().unwrap_or(0);
+    js.set_named(o, "imported", js.number(sessions as f64)?)?;
+    Ok(o)
 }

@@ -118,7 +118,7 @@ impl TrainingStore {
         let args = js.path(dir.raw(), at(f, "dir")).and_then(|dir| {
             Ok((
                 dir,
-                progress_callback(js, f, options.raw())?,
+                job::progress_option(js, f, options.raw())?,
                 self.open_path(js)?,
             ))
         });
@@ -161,25 +161,11 @@ fn export_args(
     let options = js.object(options, at(f, "options"))?;
     let archive = js.truthy(js.get(options, "archive")?)?;
     let on_progress = if with_progress {
-        progress_callback(js, f, options)?
+        job::progress_option(js, f, options)?
     } else {
         None
     };
     Ok((dir, ExportOptions { archive }, on_progress))
-}
-
-/// `options.onProgress`: a function, or nothing.
-fn progress_callback(js: Js, f: &str, options: Val) -> Result<Option<Val>> {
-    if js.is_nullish(options)? {
-        return Ok(None);
-    }
-    let options = js.object(options, at(f, "options"))?;
-    let cb = js.get(options, "onProgress")?;
-    match js.type_of(cb)? {
-        sys::ValueType::napi_function => Ok(Some(cb)),
-        sys::ValueType::napi_undefined | sys::ValueType::napi_null => Ok(None),
-        _ => Err(js.type_error(at(f, "options.onProgress"), "a function", cb)),
-    }
 }
 
 /// A file a bundle references that is not in it.

@@ -250,7 +250,8 @@ const agents = [
   { name: 'updateClaudeSessionId', params: [p('agentName', T.str(agentName)), p('sessionId', T.str(text))] },
   { name: 'remove', params: [p('agentName', T.str(agentName))] },
   { name: 'purge', params: [p('options', T.obj(...(() => { const f = { all: T.any(maybe(flag, 0.2)), state: T.optStr(maybe(state)), agent: T.optStr(maybe(agentName)) }; return [f, fieldsGen(f)] })()))] },
-  { name: 'importLegacyJson', params: [p('file', T.path(path('legacy')))] },
+  { name: 'importLegacyJson', params: [p('file', T.path(path('legacy'))), p('options', options({ onProgress: progress }))] },
+  { name: 'importLegacyJsonAsync', async: true, params: [p('file', T.path(path('legacy'))), p('options', options({ onProgress: progress }))] },
 ]
 
 const agentRuns = [

@@ -1,35 +1,15 @@
-//! Import of overstory's legacy `sessions.json` (its `compat.ts`), with two fixes: the import is
-//! one transaction (all valid entries or none), and a malformed file or entry is reported in
-//! [`ImportReport::errors`] instead of silently ignored.
+//! Import of overstory's legacy `sessions.json` (its `compat.ts`) on the engine's import
+//! framework, with two fixes: the import is one transaction (all valid entries or none), and a
+//! malformed file or entry is reported in [`ImportReport::errors`] instead of silently ignored.
 
 use std::path::{Path, PathBuf};
 
+use rusqlite::Connection;
 use serde_json::{Map, Value as Json};
 
 use super::{upsert_on, AgentSession, Agents};
-use crate::engine::{write_tx, Error, Result};
-
-/// What [`Agents::import_legacy_sessions`] did.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct ImportReport {
-    /// True when at least one session was imported.
-    pub migrated: bool,
-    /// Entries written (duplicates of one agent name count once per entry: the last wins).
-    pub imported: usize,
-    /// The file, or individual entries, that could not be imported.
-    pub errors: Vec<ImportIssue>,
-}
-
-/// One problem found while importing.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ImportIssue {
-    /// The legacy file.
-    pub file: PathBuf,
-    /// Position of the entry in the file's array, or `None` when the whole file is unusable.
-    pub entry: Option<usize>,
-    /// What is wrong.
-    pub reason: String,
-}
+use crate::engine::import::{self, ImportReport, ImportSink, Importer};
+use crate::engine::Result;
 
 impl Agents<'_> {
     /// Imports the sessions of overstory's legacy `sessions.json` at `file`, following
@@ -38,51 +18,54 @@ impl Agents<'_> {
     /// file order, so of two entries for one agent the last wins; missing optional fields get
     /// overstory's defaults (`pid`, `parentAgent`, `runId`, `stalledSince`, `transcriptPath`
     /// null; `depth`, `escalationLevel` 0); a pre-2026 `beadId` stands in for `taskId`. The
-    /// file is never modified.
+    /// file is never modified. `counts.sessions` is the number of entries written (duplicates
+    /// of one agent name count once per entry).
     ///
     /// Unlike overstory, the import is one transaction, and an unreadable or malformed file, a
     /// non-array, or an entry lacking a required field is listed in `errors` (the other
     /// entries are still imported).
-    pub fn import_legacy_sessions(&self, file: &Path) -> Result<ImportReport> {
-        let mut report = ImportReport::default();
-        if self.count()? > 0 {
-            return Ok(report);
+    pub fn import_legacy_sessions(
+        &self,
+        file: &Path,
+        progress: ImportSink<'_>,
+    ) -> Result<ImportReport> {
+        import::run(self.conn(), file, &mut LegacySessions, progress)
+    }
+}
+
+/// overstory's legacy layout: one file, an array of sessions (the importer behind
+/// [`Agents::import_legacy_sessions`], for a run on a connection of its own).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LegacySessions;
+
+impl Importer for LegacySessions {
+    fn files(&mut self, source: &Path) -> Result<Vec<PathBuf>> {
+        Ok(vec![source.to_path_buf()])
+    }
+
+    /// Only into a store without sessions; asked under the write lock, so a session another
+    /// process records meanwhile is seen.
+    fn wanted(&mut self, conn: &Connection) -> Result<bool> {
+        let count: i64 = conn.query_row("SELECT count(*) FROM sessions", [], |r| r.get(0))?;
+        Ok(count == 0)
+    }
+
+    fn import_file(
+        &mut self,
+        conn: &Connection,
+        file: &Path,
+        bytes: &[u8],
+        report: &mut ImportReport,
+    ) -> Result<()> {
+        let (sessions, problems) = parse_legacy_sessions(bytes);
+        for (entry, reason) in problems {
+            report.issue(file, entry, reason);
         }
-        let issue = |entry: Option<usize>, reason: String| ImportIssue {
-            file: file.to_path_buf(),
-            entry,
-            reason,
-        };
-        let bytes = match std::fs::read(file) {
-            Ok(b) => b,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(report),
-            Err(e) => {
-                report.errors.push(issue(None, format!("cannot read: {e}")));
-                return Ok(report);
-            }
-        };
-        let (sessions, problems) = parse_legacy_sessions(&bytes);
-        report.errors = problems
-            .into_iter()
-            .map(|(entry, reason)| issue(entry, reason))
-            .collect();
-        if sessions.is_empty() {
-            return Ok(report);
+        for s in &sessions {
+            upsert_on(conn, s)?;
         }
-        write_tx(self.conn(), |c| {
-            // Another process may have recorded or imported sessions since the check above.
-            let count: i64 = c.query_row("SELECT count(*) FROM sessions", [], |r| r.get(0))?;
-            if count > 0 {
-                return Ok(());
-            }
-            for s in &sessions {
-                upsert_on(c, s)?;
-            }
-            report.imported = sessions.len();
-            report.migrated = true;
-            Ok::<_, Error>(())
-        })?;
-        Ok(report)
+        report.count("sessions", sessions.len() as u64);
+        Ok(())
     }
 }
 

@@ -17,7 +17,7 @@ use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use crate::engine::{write_tx, Database, Error, Result};
 
-pub use import::{parse_legacy_sessions, ImportIssue, ImportReport};
+pub use import::{parse_legacy_sessions, LegacySessions};
 pub use runs::{AgentRun, RunInput};
 
 /// One agent session (a row of `sessions`), with overstory's field names in snake_case.

@@ -62,7 +62,10 @@ mod tests {
         let err = validate("session.toolCalls", "[1, 2").unwrap_err();
         assert_eq!(err.code(), "ERR_INVALID_JSON");
         let text = err.to_string();
-        assert!(text.starts_with("session.toolCalls is not valid JSON: "), "{text}");
+        assert!(
+            text.starts_with("session.toolCalls is not valid JSON: "),
+            "{text}"
+        );
         assert!(text.contains("line 1"), "{text}");
     }
 }

@@ -4,6 +4,7 @@
 pub(crate) mod adopt;
 pub mod backup;
 pub mod error;
+pub mod import;
 pub mod json;
 pub mod migrate;
 pub mod registry;
@@ -338,6 +339,32 @@ impl Database {
     pub fn close(self) -> Result<()> {
         self.conn.close().map_err(|(_, e)| e.into())
     }
+}
+
+/// Refuses a store that is not in a file (opened on `:memory:` or `''`) for `work` on a
+/// connection of its own: a second connection to that name is another, empty database.
+pub fn in_a_file(path: &Path, work: &str) -> Result<()> {
+    let name = path.as_os_str();
+    if name.is_empty() || name == ":memory:" {
+        return Err(Error::InvalidArg(format!(
+            "{work} needs a store in a file; this one is in memory (opened on {name:?})"
+        )));
+    }
+    Ok(())
+}
+
+/// A connection of its own to the file of an open store, with stowage's pragmas, for `work`
+/// that runs off the thread owning the store's connection (an async job). The file must exist
+/// (it is not created) and be in a file ([`in_a_file`]).
+pub fn connect(path: &Path, work: &str) -> Result<Connection> {
+    in_a_file(path, work)?;
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    conn.busy_timeout(std::time::Duration::from_millis(BUSY_TIMEOUT_MS.into()))?;
+    configure(&conn)?;
+    Ok(conn)
 }
 
 /// The first bytes of every SQLite database file.

@@ -66,7 +66,7 @@ pub fn export(
     options: ExportOptions,
     sink: Sink<'_>,
 ) -> Result<ExportReport> {
-    super::in_a_file(db_path, "exporting a bundle")?;
+    crate::engine::in_a_file(db_path, "exporting a bundle")?;
     let target = std::path::absolute(dir).map_err(|e| Error::io("resolve", dir, e))?;
     check_destination(&target)?;
     if let Some(parent) = target.parent() {

@@ -12,7 +12,7 @@ use super::paths::resolve_inside;
 use super::progress::{Meter, Phase, Sink};
 use super::{archive, Missing};
 use crate::engine::{
-    ident, integrity, table_columns, write_tx, Error, Result, StoreDef, BUSY_TIMEOUT_MS,
+    connect, ident, integrity, table_columns, write_tx, Error, Result, StoreDef, BUSY_TIMEOUT_MS,
 };
 use crate::training::{schema, Training};
 
@@ -48,12 +48,7 @@ impl Training<'_> {
 /// [`load`] into the store file `live_path`, on a connection of its own (for a load that runs off
 /// the thread owning the store's connection).
 pub fn load_into_file(live_path: &Path, src: &Path, sink: Sink<'_>) -> Result<LoadReport> {
-    super::in_a_file(live_path, "loading a bundle on a connection of its own")?;
-    let conn = Connection::open_with_flags(
-        live_path,
-        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )?;
-    conn.busy_timeout(Duration::from_millis(BUSY_TIMEOUT_MS.into()))?;
+    let conn = connect(live_path, "loading a bundle on a connection of its own")?;
     load(&conn, live_path, src, sink)
 }
 

@@ -26,19 +26,6 @@ pub use export::{export, ExportOptions, ExportReport};
 pub use load::{load_into_file, LoadReport};
 pub use progress::{Phase, Progress, Sink};
 
-/// Refuses a store that is not in a file (opened on `:memory:` or `''`) for work on a connection
-/// of its own: a second connection to that name is another, empty database.
-fn in_a_file(db_path: &std::path::Path, work: &str) -> crate::engine::Result<()> {
-    let name = db_path.as_os_str();
-    if name.is_empty() || name == ":memory:" {
-        return Err(crate::engine::Error::InvalidArg(format!(
-            "{work} needs a store in a file; this one is in memory (opened on {:?})",
-            name
-        )));
-    }
-    Ok(())
-}
-
 /// A file the bundle references that could not be copied or found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Missing {
