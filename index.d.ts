@@ -150,6 +150,12 @@ export interface OpenStoreOptions<S extends StoreName = StoreName> {
    * name cannot share a file (`training` and `agents` both keep `runs`, as OnTheFly and overstory
    * do): asking for both is `ERR_INVALID_ARG`, before any file is created. */
   stores?: S[]
+  /** The `auto_vacuum` mode of a new file: `'incremental'` lets `optimize()` return free pages to
+   * the file system, `'full'` does it at every commit, `'none'` (SQLite's default) leaves them
+   * until `vacuum()`. SQLite fixes the mode when a file gets its first table, so an existing file
+   * keeps its own until `vacuum()` rewrites it in this mode; `info().autoVacuum` says which is in
+   * effect. */
+  autoVacuum?: 'none' | 'full' | 'incremental'
   /** The agents store's state machine; each part given replaces overstory's default. */
   agents?: AgentsOptions
 }
@@ -686,10 +692,25 @@ export declare class Store {
    */
   integrityCheck(options?: { quick?: boolean }): Array<string>
   /**
-   * Lets SQLite refresh its query-planner statistics (`PRAGMA optimize`); cheap, and worth
-   * calling before closing a long-lived store.
+   * Lets SQLite refresh its query-planner statistics (`PRAGMA optimize`), then, only on a
+   * file created with `autoVacuum: 'incremental'`, returns its free pages to the file system
+   * (`PRAGMA incremental_vacuum`); on any other file that part is reported as skipped. Cheap,
+   * and worth calling before closing a long-lived store.
    */
-  optimize(): void
+  optimize(): OptimizeResult
+  /**
+   * `VACUUM`: rewrites the whole file compactly, returning every free page to the file
+   * system, and switches it to the `autoVacuum` mode given to `openStore` when it has another
+   * (the only way an existing file changes mode). It holds the write lock throughout (other
+   * writers wait, up to the busy timeout) and needs about the file's size in free disk space.
+   * Never run implicitly. Inside `transaction(fn)` it is `ERR_TRANSACTION_OPEN`.
+   */
+  vacuum(): VacuumResult
+  /**
+   * `vacuum()` on a connection of its own, off the JS thread; the store stays readable
+   * meanwhile. A store in memory is refused (`ERR_INVALID_ARG`).
+   */
+  vacuumAsync(): Promise<VacuumResult>
   /**
    * Copies the WAL back into the database file. `mode`: `'PASSIVE'` (default), `'FULL'`,
    * `'RESTART'` or `'TRUNCATE'`.
@@ -919,6 +940,16 @@ export interface LoadBundleResult {
   missing: Array<BundleMissing>
 }
 
+/** What `optimize()` did. */
+export interface OptimizeResult {
+  /** The file's `auto_vacuum` mode: `'none'`, `'full'` or `'incremental'`. */
+  autoVacuum: string
+  /** `'ran'` on a file in `'incremental'` mode, `'skipped'` otherwise. */
+  incrementalVacuum: string
+  /** Pages the incremental vacuum returned to the file system (0 when skipped). */
+  freedPages: number
+}
+
 /** Facts about an open store file. */
 export interface StoreInfo {
   /** The file's path as given to `openStore`. */
@@ -938,6 +969,18 @@ export interface StoreInfo {
   stores: Array<string>
   /** Schema version of each store, by name. */
   schema: Record<string, number>
+  /** The file's `auto_vacuum` mode: `'none'` (SQLite's default), `'full'` or `'incremental'`. */
+  autoVacuum: string
   /** Version of the SQLite library compiled into stowage. */
   sqliteVersion: string
+}
+
+/** What `vacuum()` did. */
+export interface VacuumResult {
+  /** Pages of the main file before the rewrite. */
+  pagesBefore: number
+  /** Pages after it. */
+  pagesAfter: number
+  /** The file's `auto_vacuum` mode now. */
+  autoVacuum: string
 }

@@ -150,6 +150,12 @@ export interface OpenStoreOptions<S extends StoreName = StoreName> {
    * name cannot share a file (`training` and `agents` both keep `runs`, as OnTheFly and overstory
    * do): asking for both is `ERR_INVALID_ARG`, before any file is created. */
   stores?: S[]
+  /** The `auto_vacuum` mode of a new file: `'incremental'` lets `optimize()` return free pages to
+   * the file system, `'full'` does it at every commit, `'none'` (SQLite's default) leaves them
+   * until `vacuum()`. SQLite fixes the mode when a file gets its first table, so an existing file
+   * keeps its own until `vacuum()` rewrites it in this mode; `info().autoVacuum` says which is in
+   * effect. */
+  autoVacuum?: 'none' | 'full' | 'incremental'
   /** The agents store's state machine; each part given replaces overstory's default. */
   agents?: AgentsOptions
 }

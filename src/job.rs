@@ -48,6 +48,13 @@ impl Event for Progress {
     }
 }
 
+/// The event of a job that reports no progress.
+impl Event for () {
+    fn to_js(&self, js: Js) -> Result<Val> {
+        js.undefined()
+    }
+}
+
 /// What the job thread sends to the JS thread. A progress event carries the sender the job
 /// thread waits on; it is released when the event has been handled or dropped.
 enum Msg<T, P> {

@@ -9,7 +9,7 @@ use std::path::Path;
 
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
-use stowage_core::engine::CheckpointMode;
+use stowage_core::engine::{connect, vacuum_on, AutoVacuum, CheckpointMode};
 use stowage_core::{stores, Database, OpenOptions, StoreDef};
 
 use crate::handle::Handle;
@@ -39,8 +39,42 @@ pub struct StoreInfo {
     pub stores: Vec<String>,
     /// Schema version of each store, by name.
     pub schema: std::collections::HashMap<String, i64>,
+    /// The file's `auto_vacuum` mode: `'none'` (SQLite's default), `'full'` or `'incremental'`.
+    pub auto_vacuum: String,
     /// Version of the SQLite library compiled into stowage.
     pub sqlite_version: String,
+}
+
+/// What `optimize()` did.
+#[napi(object)]
+pub struct OptimizeResult {
+    /// The file's `auto_vacuum` mode: `'none'`, `'full'` or `'incremental'`.
+    pub auto_vacuum: String,
+    /// `'ran'` on a file in `'incremental'` mode, `'skipped'` otherwise.
+    pub incremental_vacuum: String,
+    /// Pages the incremental vacuum returned to the file system (0 when skipped).
+    pub freed_pages: i64,
+}
+
+/// What `vacuum()` did.
+#[napi(object)]
+pub struct VacuumResult {
+    /// Pages of the main file before the rewrite.
+    pub pages_before: i64,
+    /// Pages after it.
+    pub pages_after: i64,
+    /// The file's `auto_vacuum` mode now.
+    pub auto_vacuum: String,
+}
+
+impl From<stowage_core::engine::Vacuumed> for VacuumResult {
+    fn from(v: stowage_core::engine::Vacuumed) -> Self {
+        VacuumResult {
+            pages_before: v.pages_before,
+            pages_after: v.pages_after,
+            auto_vacuum: v.auto_vacuum.name().to_string(),
+        }
+    }
 }
 
 /// The outcome of a WAL checkpoint.
@@ -78,6 +112,13 @@ pub fn open_store(env: Env, path: Unknown<'_>, options: Unknown<'_>) -> Result<R
         given = Some(o);
     }
     let mut open = OpenOptions::new([]);
+    if let Some(o) = given {
+        let mode = js.opt_str(js.get(o, "autoVacuum")?, at("options.autoVacuum"))?;
+        open.auto_vacuum = mode
+            .map(|m| AutoVacuum::from_name(&m))
+            .transpose()
+            .map_err(|e| js.core(e))?;
+    }
     let mut bindings = Vec::new();
     for name in &names {
         let def: &'static dyn StoreDef = stores::find(name).map_err(|e| js.core(e))?;
@@ -149,6 +190,7 @@ impl Store {
                 .into_iter()
                 .map(|(k, v)| (k.to_string(), v))
                 .collect(),
+            auto_vacuum: info.auto_vacuum.name().to_string(),
             sqlite_version: info.sqlite_version.to_string(),
         })
     }
@@ -162,11 +204,52 @@ impl Store {
         self.handle.with(js, |db| db.integrity_check(quick))
     }
 
-    /// Lets SQLite refresh its query-planner statistics (`PRAGMA optimize`); cheap, and worth
-    /// calling before closing a long-lived store.
+    /// Lets SQLite refresh its query-planner statistics (`PRAGMA optimize`), then, only on a
+    /// file created with `autoVacuum: 'incremental'`, returns its free pages to the file system
+    /// (`PRAGMA incremental_vacuum`); on any other file that part is reported as skipped. Cheap,
+    /// and worth calling before closing a long-lived store.
     #[napi(catch_unwind)]
-    pub fn optimize(&self, env: Env) -> Result<()> {
-        self.handle.with(Js(env.raw()), |db| db.optimize())
+    pub fn optimize(&self, env: Env) -> Result<OptimizeResult> {
+        let o = self.handle.with(Js(env.raw()), |db| db.optimize())?;
+        Ok(OptimizeResult {
+            auto_vacuum: o.auto_vacuum.name().to_string(),
+            incremental_vacuum: if o.incremental_vacuum { "ran" } else { "skipped" }.to_string(),
+            freed_pages: o.freed_pages,
+        })
+    }
+
+    /// `VACUUM`: rewrites the whole file compactly, returning every free page to the file
+    /// system, and switches it to the `autoVacuum` mode given to `openStore` when it has another
+    /// (the only way an existing file changes mode). It holds the write lock throughout (other
+    /// writers wait, up to the busy timeout) and needs about the file's size in free disk space.
+    /// Never run implicitly. Inside `transaction(fn)` it is `ERR_TRANSACTION_OPEN`.
+    #[napi(catch_unwind)]
+    pub fn vacuum(&self, env: Env) -> Result<VacuumResult> {
+        self.handle
+            .with(Js(env.raw()), |db| db.vacuum())
+            .map(VacuumResult::from)
+    }
+
+    /// `vacuum()` on a connection of its own, off the JS thread; the store stays readable
+    /// meanwhile. A store in memory is refused (`ERR_INVALID_ARG`).
+    #[napi(catch_unwind, ts_return_type = "Promise<VacuumResult>")]
+    pub fn vacuum_async(&self, env: Env) -> Result<Raw> {
+        let js = Js(env.raw());
+        let args = self
+            .handle
+            .with(js, |db| Ok((db.path().to_path_buf(), db.auto_vacuum_option())));
+        let (path, mode) = match args {
+            Ok(a) => a,
+            Err(e) => return crate::job::rejected(js, e),
+        };
+        crate::job::spawn(
+            js,
+            None,
+            move |_: &mut dyn FnMut(&()) -> stowage_core::Result<()>| {
+                vacuum_on(&connect(&path, "vacuumAsync")?, mode)
+            },
+            |js, v| unsafe { VacuumResult::to_napi_value(js.0, VacuumResult::from(v)) },
+        )
     }
 
     /// Copies the WAL back into the database file. `mode`: `'PASSIVE'` (default), `'FULL'`,

@@ -137,7 +137,23 @@ agentsOptionFields.transitions.check = (t) => {
 const agentsOption = T.optObj(agentsOptionFields, maybe(fieldsGen(agentsOptionFields), 0.3))
 /** A store name: another string is ERR_INVALID_ARG (checked item by item with the types). */
 const storeName = { check: (t) => (t.k !== 'string' ? TYPE : ['training', 'agents'].includes(t.v) ? OK : INVALID) }
-const storeOptions = T.optObj({ stores: T.optArrayOf(storeName), agents: agentsOption })
+const autoVacuum = { gen: maybe(pick(['none', 'full', 'incremental']), 0.2), check: (t) => (nullish(t) ? OK : t.k !== 'string' ? TYPE : ['none', 'full', 'incremental'].includes(t.v.toLowerCase()) ? OK : INVALID) }
+/** `openStore`'s options: a store's own options (`agents`) are read only when it is requested. */
+const storeOptions = (() => {
+  const o = T.optObj({ stores: T.optArrayOf(storeName), autoVacuum, agents: agentsOption })
+  const requested = (t) => {
+    const stores = t.f && t.f.stores
+    return nullish(stores || undef()) ? ['training'] : stores.k === 'array' ? stores.items.map((i) => i.v) : []
+  }
+  return {
+    ...o,
+    check: (t) => {
+      if (nullish(t) || !isObject(t)) return o.check(t)
+      const flags = check(T.optArrayOf(storeName), (t.f && t.f.stores) || undef()) | check(autoVacuum, (t.f && t.f.autoVacuum) || undef())
+      return requested(t).includes('agents') ? flags | check(agentsOption, (t.f && t.f.agents) || undef()) : flags
+    },
+  }
+})()
 /** The options of the factories: an object whose `agents` is passed to `openStore`. */
 const factoryOptions = {
   gen: (g) => (g.rng.chance(0.5) ? undef() : fieldsGen({ agents: agentsOption })(g)),
@@ -230,6 +246,8 @@ const store = [
   { name: 'info', params: [] },
   { name: 'integrityCheck', params: [p('options', T.fieldsOf({ quick: T.any(flag) }, maybe(fieldsGen({ quick: T.any(flag) }))))] },
   { name: 'optimize', params: [] },
+  { name: 'vacuum', params: [] },
+  { name: 'vacuumAsync', async: true, params: [] },
   { name: 'checkpoint', params: [p('mode', T.optStr(maybe(pick(['PASSIVE', 'FULL', 'RESTART', 'TRUNCATE']))))] },
   { name: 'backupTo', params: [p('path', T.path(path('backup')))] },
   { name: 'close', params: [] },
@@ -281,7 +299,7 @@ const moduleOnly = [
     genArgs: (g) => {
       const kind = g.rng.chance(0.7) ? 'training' : 'agents'
       const file = g.path(g.rng.chance(0.9) === (kind === 'agents') ? 'agentsDb' : 'trainingDb')
-      const opts = kind === 'training' && g.rng.chance(0.5) ? undef() : g.v.fromFields({ stores: tag([kind], `['${kind}']`, 'array', { items: [s(kind)] }), ...(kind === 'agents' && g.rng.chance(0.3) ? { agents: agentsOption.gen(g) } : {}) })
+      const opts = kind === 'training' && g.rng.chance(0.5) ? undef() : g.v.fromFields({ stores: tag([kind], `['${kind}']`, 'array', { items: [s(kind)] }), ...(kind === 'agents' && g.rng.chance(0.3) ? { agents: agentsOption.gen(g) } : {}), ...(g.rng.chance(0.2) ? { autoVacuum: autoVacuum.gen(g) } : {}) })
       return [file, opts]
     },
   },

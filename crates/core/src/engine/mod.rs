@@ -34,6 +34,10 @@ pub struct OpenOptions {
     pub stores: Vec<&'static dyn StoreDef>,
     /// Configuration by store name; a store without an entry uses its defaults.
     pub configs: Vec<(&'static str, StoreConfig)>,
+    /// The `auto_vacuum` mode of a new file (SQLite fixes it when the first table is created;
+    /// an existing file keeps its own until [`Database::vacuum`] rewrites it). `None`: SQLite's
+    /// default, `NONE`.
+    pub auto_vacuum: Option<AutoVacuum>,
 }
 
 impl OpenOptions {
@@ -42,6 +46,7 @@ impl OpenOptions {
         OpenOptions {
             stores: stores.into_iter().collect(),
             configs: Vec::new(),
+            auto_vacuum: None,
         }
     }
 
@@ -61,6 +66,7 @@ pub struct Database {
     journal_mode: String,
     stores: Vec<&'static dyn StoreDef>,
     configs: Vec<(&'static str, StoreConfig)>,
+    auto_vacuum: Option<AutoVacuum>,
     /// Levels of [`Database::begin`] open now: 0 outside a transaction.
     depth: Cell<u32>,
 }
@@ -103,6 +109,11 @@ impl Database {
         for store in &stores {
             store.check(&conn, path).map_err(with_path)?;
         }
+        if let Some(mode) = options.auto_vacuum {
+            // Takes effect only while the file has no table yet; SQLite ignores it otherwise.
+            conn.execute_batch(&format!("PRAGMA auto_vacuum = {}", mode.keyword()))
+                .map_err(|e| with_path(e.into()))?;
+        }
         let journal_mode = configure(&conn).map_err(with_path)?;
         for store in &stores {
             store.prepare(&conn, path)?;
@@ -113,6 +124,7 @@ impl Database {
             journal_mode,
             stores,
             configs: options.configs.clone(),
+            auto_vacuum: options.auto_vacuum,
             depth: Cell::new(0),
         })
     }
@@ -300,6 +312,7 @@ impl Database {
             page_count: pragma("page_count")?,
             freelist_count: pragma("freelist_count")?,
             schema,
+            auto_vacuum: self.auto_vacuum_mode()?,
             sqlite_version: rusqlite::version(),
         })
     }
@@ -322,10 +335,58 @@ impl Database {
         })?)
     }
 
-    /// `PRAGMA optimize`: lets SQLite refresh the statistics its query planner uses.
-    pub fn optimize(&self) -> Result<()> {
+    /// `PRAGMA optimize` (SQLite refreshes the statistics its query planner uses where they are
+    /// stale), then, only on a file in `auto_vacuum = INCREMENTAL` mode, `PRAGMA
+    /// incremental_vacuum`, which returns the free pages to the file system. On any other file
+    /// the vacuum is reported as skipped: SQLite would silently do nothing.
+    pub fn optimize(&self) -> Result<Optimized> {
         self.conn.execute_batch("PRAGMA optimize")?;
-        Ok(())
+        let auto_vacuum = self.auto_vacuum_mode()?;
+        if auto_vacuum != AutoVacuum::Incremental {
+            return Ok(Optimized {
+                auto_vacuum,
+                incremental_vacuum: false,
+                freed_pages: 0,
+            });
+        }
+        let free = |c: &Connection| -> Result<i64> {
+            Ok(c.query_row("PRAGMA freelist_count", [], |r| r.get(0))?)
+        };
+        let before = free(&self.conn)?;
+        // Each step of the pragma frees one page: step it to the end.
+        let mut stmt = self.conn.prepare("PRAGMA incremental_vacuum")?;
+        let mut steps = stmt.raw_query();
+        while steps.next()?.is_some() {}
+        drop(steps);
+        drop(stmt);
+        Ok(Optimized {
+            auto_vacuum,
+            incremental_vacuum: true,
+            freed_pages: before - free(&self.conn)?,
+        })
+    }
+
+    /// The `auto_vacuum` mode asked for in [`OpenOptions::auto_vacuum`], which
+    /// [`Database::vacuum`] applies.
+    pub fn auto_vacuum_option(&self) -> Option<AutoVacuum> {
+        self.auto_vacuum
+    }
+
+    /// The file's `auto_vacuum` mode.
+    pub fn auto_vacuum_mode(&self) -> Result<AutoVacuum> {
+        auto_vacuum_of(&self.conn)
+    }
+
+    /// `VACUUM`: rewrites the whole file compactly, returning every free page to the file system,
+    /// and sets the `auto_vacuum` mode given in [`OpenOptions::auto_vacuum`] when the file has
+    /// another (the only way SQLite switches an existing file). Holds the write lock and needs
+    /// about the file's size in free disk space while it runs; not inside a transaction
+    /// (`ERR_TRANSACTION_OPEN`). Returns the pages before and after.
+    pub fn vacuum(&self) -> Result<Vacuumed> {
+        if self.depth.get() > 0 {
+            return Err(Error::TransactionOpen("vacuum()"));
+        }
+        vacuum_on(&self.conn, self.auto_vacuum)
     }
 
     /// Writes a consistent, compacted single-file copy of the database to `target` (which must
@@ -544,6 +605,96 @@ pub struct Checkpoint {
     pub checkpointed_frames: i64,
 }
 
+/// A file's `auto_vacuum` mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AutoVacuum {
+    /// Free pages stay in the file until `VACUUM` (SQLite's default).
+    None,
+    /// Free pages are returned to the file system at every commit.
+    Full,
+    /// Free pages are kept until `PRAGMA incremental_vacuum` ([`Database::optimize`]).
+    Incremental,
+}
+
+impl AutoVacuum {
+    /// The mode's name: `none`, `full` or `incremental`.
+    pub fn name(self) -> &'static str {
+        match self {
+            AutoVacuum::None => "none",
+            AutoVacuum::Full => "full",
+            AutoVacuum::Incremental => "incremental",
+        }
+    }
+
+    fn keyword(self) -> &'static str {
+        match self {
+            AutoVacuum::None => "NONE",
+            AutoVacuum::Full => "FULL",
+            AutoVacuum::Incremental => "INCREMENTAL",
+        }
+    }
+
+    /// Parses a mode name, case-insensitively.
+    pub fn from_name(name: &str) -> Result<Self> {
+        match name.to_ascii_lowercase().as_str() {
+            "none" => Ok(AutoVacuum::None),
+            "full" => Ok(AutoVacuum::Full),
+            "incremental" => Ok(AutoVacuum::Incremental),
+            _ => Err(Error::InvalidArg(format!(
+                "autoVacuum must be 'none', 'full' or 'incremental', not '{name}'"
+            ))),
+        }
+    }
+}
+
+/// What [`Database::optimize`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Optimized {
+    /// The file's `auto_vacuum` mode.
+    pub auto_vacuum: AutoVacuum,
+    /// True when the incremental vacuum ran (the file is in `INCREMENTAL` mode); false when it
+    /// was skipped.
+    pub incremental_vacuum: bool,
+    /// Pages the incremental vacuum returned to the file system.
+    pub freed_pages: i64,
+}
+
+/// What [`Database::vacuum`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Vacuumed {
+    /// Pages of the main file before and after.
+    pub pages_before: i64,
+    pub pages_after: i64,
+    /// The `auto_vacuum` mode after.
+    pub auto_vacuum: AutoVacuum,
+}
+
+/// See [`Database::vacuum`]; also for a connection of its own (an async job).
+pub fn vacuum_on(conn: &Connection, mode: Option<AutoVacuum>) -> Result<Vacuumed> {
+    let pages = |c: &Connection| -> Result<i64> {
+        Ok(c.query_row("PRAGMA page_count", [], |r| r.get(0))?)
+    };
+    let pages_before = pages(conn)?;
+    if let Some(mode) = mode {
+        conn.execute_batch(&format!("PRAGMA auto_vacuum = {}", mode.keyword()))?;
+    }
+    conn.execute_batch("VACUUM")?;
+    Ok(Vacuumed {
+        pages_before,
+        pages_after: pages(conn)?,
+        auto_vacuum: auto_vacuum_of(conn)?,
+    })
+}
+
+fn auto_vacuum_of(conn: &Connection) -> Result<AutoVacuum> {
+    let mode: i64 = conn.query_row("PRAGMA auto_vacuum", [], |r| r.get(0))?;
+    Ok(match mode {
+        1 => AutoVacuum::Full,
+        2 => AutoVacuum::Incremental,
+        _ => AutoVacuum::None,
+    })
+}
+
 /// Facts about an open file, see [`Database::info`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct Info {
@@ -559,6 +710,8 @@ pub struct Info {
     pub freelist_count: i64,
     /// Schema version of each hosted store.
     pub schema: Vec<(&'static str, i64)>,
+    /// The file's `auto_vacuum` mode.
+    pub auto_vacuum: AutoVacuum,
     /// The bundled SQLite's version.
     pub sqlite_version: &'static str,
 }
@@ -723,6 +876,69 @@ mod tests {
         db.ensure_transaction_alive()?;
         db.transaction(|db| Ok(db.conn().execute("INSERT INTO t VALUES (2)", [])?))?;
         assert_eq!(xs(&db), [2]);
+        Ok(())
+    }
+
+    #[test]
+    fn optimize_runs_the_incremental_vacuum_only_on_an_incremental_file() -> Result<()> {
+        let dir = temp();
+        let plain = Database::open(&dir.path().join("plain.sqlite"), &bare())?;
+        let incremental = OpenOptions {
+            auto_vacuum: Some(AutoVacuum::Incremental),
+            ..bare()
+        };
+        let inc = Database::open(&dir.path().join("inc.sqlite"), &incremental)?;
+        for db in [&plain, &inc] {
+            db.conn().execute_batch(
+                "CREATE TABLE t(x);
+                 WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 2000)
+                 INSERT INTO t SELECT randomblob(500) FROM n;
+                 DELETE FROM t;",
+            )?;
+        }
+        let skipped = plain.optimize()?;
+        assert_eq!(
+            skipped,
+            Optimized {
+                auto_vacuum: AutoVacuum::None,
+                incremental_vacuum: false,
+                freed_pages: 0
+            }
+        );
+        assert!(plain.info()?.freelist_count > 100);
+        let ran = inc.optimize()?;
+        assert_eq!(ran.auto_vacuum, AutoVacuum::Incremental);
+        assert!(ran.incremental_vacuum && ran.freed_pages > 100, "{ran:?}");
+        assert_eq!(inc.info()?.freelist_count, 0);
+        Ok(())
+    }
+
+    #[test]
+    fn vacuum_compacts_and_switches_an_existing_file_to_the_mode_asked_for() -> Result<()> {
+        let dir = temp();
+        let path = dir.path().join("a.sqlite");
+        let db = Database::open(&path, &bare())?;
+        db.conn().execute_batch(
+            "CREATE TABLE t(x);
+             WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 2000)
+             INSERT INTO t SELECT randomblob(500) FROM n;
+             DELETE FROM t WHERE rowid > 10;",
+        )?;
+        db.close()?;
+        let asked = OpenOptions {
+            auto_vacuum: Some(AutoVacuum::Incremental),
+            ..bare()
+        };
+        let db = Database::open(&path, &asked)?;
+        assert_eq!(db.auto_vacuum_mode()?, AutoVacuum::None, "an existing file keeps its mode");
+        let v = db.vacuum()?;
+        assert!(v.pages_after < v.pages_before / 10, "{v:?}");
+        assert_eq!(v.auto_vacuum, AutoVacuum::Incremental);
+        let level = db.begin()?;
+        assert_eq!(db.vacuum().unwrap_err().code(), "ERR_TRANSACTION_OPEN");
+        db.rollback(level)?;
+        let n: i64 = db.conn().query_row("SELECT count(*) FROM t", [], |r| r.get(0))?;
+        assert_eq!(n, 10);
         Ok(())
     }
 
