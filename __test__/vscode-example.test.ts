@@ -2,7 +2,8 @@
 // packed as published (scripts/pack.js) and served, with stand-ins for the seven other platform
 // packages, by an npm registry on loopback; the example installed from it, type-checked, bundled
 // and packaged by `vsce package --target` (helpers/vsix.ts); the packaged extension run in a
-// stand-in extension host (helpers/vscode-host.js).
+// stand-in extension host (helpers/vscode-host.js). vscode-host.test.ts runs the same VSIX in VS
+// Code's own extension host.
 import { spawnSync } from 'node:child_process'
 import { existsSync, readFileSync, readdirSync } from 'node:fs'
 import { join } from 'node:path'
@@ -129,7 +130,8 @@ describe('the packaged extension', () => {
       { run_id: fork, n: 1 },
     ])
 
-    expect(report.output[0]).toBe(`2 runs in ${db}`)
+    expect(report.output[0]).toBe(`VS Code 0.0.0-stand-in (stand-in), Node ${process.versions.node}: ${db}, ${join(storage(), 'sessions.db')}`)
+    expect(report.output[1]).toBe(`2 runs in ${db}`)
     expect(report.quickPicks).toEqual([expect.arrayContaining([base, fork])])
     const picked = report.quickPicks[0][0]
     expect(report.output).toContain(`== ${picked}`)
@@ -141,6 +143,25 @@ describe('the packaged extension', () => {
     expect(report.messages).toEqual([])
     expect(report.quickPicks).toHaveLength(1)
     expect(report.quickPicks[0]).toHaveLength(2)
+  })
+
+  it('records an agent session through booting, working and completed in sessions.db beside runs.sqlite', () => {
+    const report = runHost(extensionDir(), storage(), ['stowageExample.recordAgents'])
+    const db = join(storage(), 'sessions.db')
+    const sessions = sqlQuery<Record<string, unknown>>(db, 'SELECT agent_name, capability, state, tmux_session, run_id FROM sessions')
+    expect(sessions).toHaveLength(1)
+    const [{ agent_name: name, run_id: run }] = sessions
+    expect(sessions[0]).toEqual({ agent_name: expect.stringMatching(/^builder-\w+$/), capability: 'builder', state: 'completed', tmux_session: '', run_id: run })
+    expect(sqlQuery(db, 'SELECT id, status, coordinator_name, completed_at IS NOT NULL AS done FROM runs')).toEqual([
+      { id: run, status: 'completed', coordinator_name: 'stowage-example', done: 1 },
+    ])
+    expect(report.output.slice(1)).toEqual([
+      `${name} (${run}): booting`,
+      `${name}: booting -> working`,
+      `${name}: booting refused (illegal_transition, in working)`,
+      `${name}: working -> completed`,
+    ])
+    expect(report.messages).toEqual([`stowage: ${name} is completed in ${db}`])
   })
 
   it('says so when there are no runs yet', () => {
