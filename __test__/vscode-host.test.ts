@@ -72,8 +72,11 @@ describe.skipIf(missing.length > 0 && !required)('the example extension in VS Co
   /** A folder for a window to open, with `settings` as its .vscode/settings.json. */
   function folder(name: string, settings?: Record<string, unknown>): string {
     const dir = join(build.scratch, 'projects', name)
-    mkdirSync(join(dir, '.vscode'), { recursive: true })
-    if (settings) writeFileSync(join(dir, '.vscode', 'settings.json'), JSON.stringify(settings))
+    mkdirSync(dir, { recursive: true })
+    if (settings) {
+      mkdirSync(join(dir, '.vscode'))
+      writeFileSync(join(dir, '.vscode', 'settings.json'), JSON.stringify(settings))
+    }
     return dir
   }
 
