@@ -1,53 +1,28 @@
 // examples/vscode-extension builds from this tree and ships as a VS Code extension would: stowage
 // packed as published (scripts/pack.js) and served, with stand-ins for the seven other platform
 // packages, by an npm registry on loopback; the example installed from it, type-checked, bundled
-// and packaged by `vsce package --target`; the packaged extension run in a stand-in extension
-// host (helpers/vscode-host.js). The example is built in target/tmp so that its build tools
-// resolve to the repository's devDependencies, which pin the same versions as the example.
-import { execFile, spawnSync } from 'node:child_process'
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
-import { createRequire } from 'node:module'
+// and packaged by `vsce package --target` (helpers/vsix.ts); the packaged extension run in a
+// stand-in extension host (helpers/vscode-host.js). vscode-host.test.ts runs the same VSIX in VS
+// Code's own extension host.
+import { spawnSync } from 'node:child_process'
+import { existsSync, readFileSync, readdirSync } from 'node:fs'
 import { join } from 'node:path'
-import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 
-import { startRegistry, tarballManifest, writeTarball } from './helpers/registry'
-import type { Registry } from './helpers/registry'
+import { tarballManifest } from './helpers/registry'
 import { sqlQuery } from './helpers/sqlite'
+import { buildExample, example, type ExampleBuild } from './helpers/vsix'
 import { unzip, zipEntries } from './helpers/zip'
 
-const { pack } = createRequire(__filename)('../scripts/pack.js') as { pack: (out: string) => { root: string; platform: string; binary: string } }
-
 const repo = join(__dirname, '..')
-const example = join(repo, 'examples', 'vscode-extension')
 const host = join(__dirname, 'helpers', 'vscode-host.js')
-const execFileAsync = promisify(execFile)
 
 const HOST_BINARY = 'extension/node_modules/stowage-linux-x64-gnu/stowage.linux-x64-gnu.node'
 
+let build: ExampleBuild
 let scratch: string
 let ext: string
-let registry: Registry
-let env: NodeJS.ProcessEnv
-let binary: string
 let hostVsix: string
-
-/** Runs npm in `cwd` against the loopback registry, without blocking the registry's event loop. */
-async function npm(cwd: string, args: string[]): Promise<string> {
-  try {
-    return (await execFileAsync('npm', args, { cwd, env, maxBuffer: 64 << 20 })).stdout
-  } catch (err) {
-    const e = err as { stdout?: string; stderr?: string }
-    throw new Error(`npm ${args.join(' ')} failed:\n${e.stdout}\n${e.stderr}`)
-  }
-}
-
-/** `npm run vsix` (vsce package, whose prepublish type-checks and bundles) for `target`. */
-async function packageVsix(target: string): Promise<string> {
-  const out = join(scratch, `${target}.vsix`)
-  await npm(ext, ['run', 'vsix', '--', '--target', target, '--out', out])
-  return out
-}
 
 function packagesIn(entries: string[]): string[] {
   const names = entries.map((e) => /^extension\/node_modules\/([^/]+)\//.exec(e)?.[1]).filter((n): n is string => n !== undefined)
@@ -70,39 +45,14 @@ function runHost(extensionDir: string, storage: string, commands: string[]): Hos
 }
 
 beforeAll(async () => {
-  mkdirSync(join(repo, 'target', 'tmp'), { recursive: true })
-  scratch = mkdtempSync(join(repo, 'target', 'tmp', 'vscode-example-'))
-  const out = join(scratch, 'packages')
-  const packed = pack(out)
-  binary = packed.binary
-  const others = readdirSync(join(repo, 'npm'))
-    .filter((dir) => dir !== 'linux-x64-gnu')
-    .map((dir) => {
-      const manifest = JSON.parse(readFileSync(join(repo, 'npm', dir, 'package.json'), 'utf8'))
-      return writeTarball(out, manifest, { [manifest.main]: `stand-in binary of ${manifest.name}` })
-    })
-  registry = await startRegistry([packed.root, packed.platform, ...others])
-  env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^npm_/i.test(k)))
-  Object.assign(env, {
-    npm_config_registry: registry.url,
-    npm_config_cache: join(scratch, 'npm-cache'),
-    npm_config_audit: 'false',
-    npm_config_fund: 'false',
-    npm_config_update_notifier: 'false',
-  })
-
-  ext = join(scratch, 'ext')
-  cpSync(example, ext, { recursive: true, filter: (src) => !/[\\/](node_modules|dist|vsix|package-lock\.json)$|\.vsix$/.test(src) })
-  const manifest = JSON.parse(readFileSync(join(ext, 'package.json'), 'utf8'))
-  delete manifest.devDependencies
-  writeFileSync(join(ext, 'package.json'), JSON.stringify(manifest, null, 2))
-  await npm(ext, ['install'])
-  hostVsix = await packageVsix('linux-x64')
+  build = await buildExample('vscode-example-')
+  scratch = build.scratch
+  ext = build.ext
+  hostVsix = await build.packageVsix('linux-x64')
 }, 300_000)
 
 afterAll(async () => {
-  await registry?.close()
-  if (scratch) rmSync(scratch, { recursive: true, force: true })
+  await build?.close()
 })
 
 it('pins the build tools that the repository installs, in the same versions', () => {
@@ -141,7 +91,7 @@ it('packages a linux-x64 VSIX with the bundle, stowage’s loader and the linux-
   const dir = join(scratch, 'linux-x64')
   unzip(hostVsix, dir)
   expect(readFileSync(join(dir, 'extension.vsixmanifest'), 'utf8')).toContain('TargetPlatform="linux-x64"')
-  expect(readFileSync(join(dir, HOST_BINARY)).equals(readFileSync(binary))).toBe(true)
+  expect(readFileSync(join(dir, HOST_BINARY)).equals(readFileSync(build.binary))).toBe(true)
   const bundle = readFileSync(join(dir, 'extension/dist/extension.js'), 'utf8')
   expect(bundle).toContain('require("stowage")')
   expect(bundle).toContain('require("vscode")')
@@ -180,7 +130,8 @@ describe('the packaged extension', () => {
       { run_id: fork, n: 1 },
     ])
 
-    expect(report.output[0]).toBe(`2 runs in ${db}`)
+    expect(report.output[0]).toBe(`VS Code 0.0.0-stand-in (stand-in), Node ${process.versions.node}: ${db}, ${join(storage(), 'sessions.db')}`)
+    expect(report.output[1]).toBe(`2 runs in ${db}`)
     expect(report.quickPicks).toEqual([expect.arrayContaining([base, fork])])
     const picked = report.quickPicks[0][0]
     expect(report.output).toContain(`== ${picked}`)
@@ -192,6 +143,25 @@ describe('the packaged extension', () => {
     expect(report.messages).toEqual([])
     expect(report.quickPicks).toHaveLength(1)
     expect(report.quickPicks[0]).toHaveLength(2)
+  })
+
+  it('records an agent session through booting, working and completed in sessions.db beside runs.sqlite', () => {
+    const report = runHost(extensionDir(), storage(), ['stowageExample.recordAgents'])
+    const db = join(storage(), 'sessions.db')
+    const sessions = sqlQuery<Record<string, unknown>>(db, 'SELECT agent_name, capability, state, tmux_session, run_id FROM sessions')
+    expect(sessions).toHaveLength(1)
+    const [{ agent_name: name, run_id: run }] = sessions
+    expect(sessions[0]).toEqual({ agent_name: expect.stringMatching(/^builder-\w+$/), capability: 'builder', state: 'completed', tmux_session: '', run_id: run })
+    expect(sqlQuery(db, 'SELECT id, status, coordinator_name, completed_at IS NOT NULL AS done FROM runs')).toEqual([
+      { id: run, status: 'completed', coordinator_name: 'stowage-example', done: 1 },
+    ])
+    expect(report.output.slice(1)).toEqual([
+      `${name} (${run}): booting`,
+      `${name}: booting -> working`,
+      `${name}: booting refused (illegal_transition, in working)`,
+      `${name}: working -> completed`,
+    ])
+    expect(report.messages).toEqual([`stowage: ${name} is completed in ${db}`])
   })
 
   it('says so when there are no runs yet', () => {
@@ -208,10 +178,10 @@ describe.each([
   { target: 'alpine-x64', os: 'linux', cpu: 'x64', libc: 'musl', pkg: 'stowage-linux-x64-musl' },
 ])('packaging for $target', ({ target, os, cpu, libc, pkg }) => {
   it(`ships ${pkg} and no other binary`, async () => {
-    await npm(ext, ['install', `--os=${os}`, `--cpu=${cpu}`, `--libc=${libc}`])
-    const vsix = await packageVsix(target)
+    await build.npm(['install', `--os=${os}`, `--cpu=${cpu}`, `--libc=${libc}`])
+    const vsix = await build.packageVsix(target)
     const entries = zipEntries(vsix)
-    const manifest = tarballManifest(join(scratch, 'packages', `${pkg}-0.1.0.tgz`))
+    const manifest = tarballManifest(join(build.packages, `${pkg}-0.1.0.tgz`))
     expect(entries.filter((e) => e.endsWith('.node'))).toEqual([`extension/node_modules/${pkg}/${manifest.main}`])
     expect(packagesIn(entries)).toEqual(['stowage', pkg])
     const dir = join(scratch, target)
@@ -221,7 +191,7 @@ describe.each([
 })
 
 it('goes back to this machine’s package with a plain npm install', async () => {
-  await npm(ext, ['install'])
+  await build.npm(['install'])
   const installed = readdirSync(join(ext, 'node_modules')).filter((n) => n.startsWith('stowage')).sort()
   expect(installed).toEqual(['stowage', 'stowage-linux-x64-gnu'])
 })

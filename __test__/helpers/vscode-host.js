@@ -3,7 +3,8 @@
 //
 //   node vscode-host.js <extension-dir> <global-storage-dir> [<command-id>...]
 //
-// It serves `require('vscode')` with the few APIs the example uses, loads the extension's `main`,
+// It serves `require('vscode')` with the few APIs the example uses (no settings: every
+// configuration value is its default; no workspace folder), loads the extension's `main`,
 // activates it with an ExtensionContext whose globalStorageUri is <global-storage-dir> and whose
 // storageUri/storagePath name a workspace storage folder beside it (<global-storage-dir>/../
 // workspaceStorage/ws, as a real context does in a window on a folder), runs each
@@ -21,6 +22,14 @@ const commands = new Map()
 const seen = { commands: [], messages: [], quickPicks: [], output: [] }
 
 const vscode = {
+  version: '0.0.0-stand-in',
+  env: { appHost: 'stand-in' },
+  workspace: {
+    workspaceFolders: undefined,
+    getConfiguration() {
+      return { get: (key, defaultValue) => defaultValue }
+    },
+  },
   window: {
     createOutputChannel(name) {
       return {
