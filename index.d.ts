@@ -183,8 +183,13 @@ export declare function openStore<S extends StoreName>(path: string, options: Op
 /** {@link openStore} without `options.stores`: the training store. */
 export declare function openStore(path: string, options?: OpenStoreOptions): StoreWith<'training'>
 
-/** Members of every {@link Store} that are written in JS (index.js) rather than generated. */
-export interface Store {
+/** Every store's members, as one object type. */
+type AllStoreMembers = UnionToIntersection<StoreMembers[StoreName]>
+
+/** Members of every {@link Store} that are written in JS (index.js) rather than generated, and
+ * the members of the stores, each present only when the file was opened with its store (a
+ * `Store` typed {@link StoreWith} has the ones it was opened with for certain). */
+export interface Store extends Partial<AllStoreMembers> {
   /**
    * Runs `fn(store)` synchronously as one transaction and returns what it returns. Every store
    * call inside it, on any member of this `Store`, joins the transaction. The outermost call

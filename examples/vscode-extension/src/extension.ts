@@ -8,12 +8,12 @@ import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import * as vscode from 'vscode'
 import { closeStorage, getDbPath, getLogs, getRunRows, initStorage, insertLog, insertMetric, insertRun, listRuns, openStore } from 'stowage'
-import type { MetricBatchRow, RunRow, Store } from 'stowage'
+import type { MetricBatchRow, RunRow, StoreWith } from 'stowage'
 
 const PROJECT = 'example'
 
 let output: vscode.OutputChannel | undefined
-let agents: Store | undefined
+let agents: StoreWith<'agents'> | undefined
 
 export async function activate(context: vscode.ExtensionContext): Promise<void> {
   output = vscode.window.createOutputChannel('stowage example')
@@ -142,7 +142,7 @@ function channel(): vscode.OutputChannel {
   return output
 }
 
-function agentStore(): Store {
+function agentStore(): StoreWith<'agents'> {
   if (agents === undefined) throw new Error('stowage example: not activated')
   return agents
 }
