@@ -233,3 +233,13 @@ pub fn mlflow_last_log_id(env: Env, training: &TrainingStore, run_id: Unknown<'_
         .run(js, |t| t.mlflow_last_log_id(&run_id))
         .map(|n| n as f64)
 }
+
+/// The run's checkpoints and final models: `{ kind, id, step, path }` (`kind` is `'checkpoint'`
+/// or `'final_model'`), rows without a path left out.
+#[napi(catch_unwind, skip_typescript, js_name = "_mlflowFiles")]
+pub fn mlflow_files(env: Env, training: &TrainingStore, run_id: Unknown<'_>) -> Result<Raw> {
+    let js = Js(env.raw());
+    let run_id = js.str(run_id.raw(), at("_mlflowFiles", "runId"))?;
+    js.rows(&training.run(js, |t| t.mlflow_files(&run_id))?)
+        .map(Raw)
+}

@@ -278,6 +278,22 @@ impl Training<'_> {
         )
     }
 
+    /// The files of the run that `artifacts: true` uploads: its checkpoints and the final models
+    /// of sessions that settled on it, as `kind` (`'checkpoint'` or `'final_model'`), `id`
+    /// (`ckpt_id` or `session_id`), `step`, `path`, by kind and id.
+    pub fn mlflow_files(&self, run_id: &str) -> Result<Rows> {
+        Rows::query(
+            self.conn(),
+            "SELECT 'checkpoint' AS kind, ckpt_id AS id, step, path FROM checkpoints
+               WHERE run_id = ?1 AND path IS NOT NULL AND path != ''
+             UNION ALL
+             SELECT 'final_model', session_id, step, ckpt_path FROM session_final_models
+               WHERE run_id = ?1 AND ckpt_path IS NOT NULL AND ckpt_path != ''
+             ORDER BY 1, 2",
+            [run_id],
+        )
+    }
+
     /// The highest `logs.id` of the run (0 when it has no lines).
     pub fn mlflow_last_log_id(&self, run_id: &str) -> Result<i64> {
         Ok(self
@@ -391,6 +407,18 @@ mod tests {
         })?;
         assert_eq!(t.mlflow_logs_after("r", 0, 10)?.len(), 1);
         assert_eq!(t.mlflow_last_log_id("r")?, 1);
+        t.insert_checkpoint("r:1", Some("r"), Some(1.0), Some("/c.pt"))?;
+        t.insert_checkpoint("r:2", Some("r"), Some(2.0), Some(""))?;
+        t.upsert_final_model(&crate::training::FinalModelInput {
+            session_id: "s".into(),
+            run_id: Some("r".into()),
+            ckpt_path: Some("/f.pt".into()),
+            ..Default::default()
+        })?;
+        let files = t.mlflow_files("r")?;
+        assert_eq!(files.columns, ["kind", "id", "step", "path"]);
+        assert_eq!(files.len(), 2);
+        assert_eq!(files.get(1, "path"), Some(Value::Text("/f.pt".into())));
         assert_eq!(
             SyncTable::from_name("x").unwrap_err().code(),
             "ERR_INVALID_ARG"
