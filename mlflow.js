@@ -526,7 +526,7 @@ class Sync {
   lineageTags(run) {
     const tags = [{ key: 'stowage.parents', value: JSON.stringify(run.parents).slice(0, MAX_TAG_VALUE) }]
     const first = run.parents.length ? this.states.get(run.parents[0]) : undefined
-    if (first && first.mlflowRunId && first.deletedAt === null) tags.push({ key: 'mlflow.parentRunId', value: first.mlflowRunId })
+    if (first && first.mlflowRunId) tags.push({ key: 'mlflow.parentRunId', value: first.mlflowRunId })
     return tags
   }
 
