@@ -71,10 +71,8 @@ function optInt(func, o, k, fallback, min, max) {
 function parseOptions(func, options) {
   if (options === null || typeof options !== 'object' || Array.isArray(options)) throw typeError(func, 'options', 'an object', options)
   const env = process.env
-  const uri = optString(func, options, 'trackingUri', env.MLFLOW_TRACKING_URI)
-  if (uri === undefined || uri === '') {
-    throw coded(TypeError, 'ERR_INVALID_ARG_TYPE', `${func}: options.trackingUri must be the server's URL (or set MLFLOW_TRACKING_URI)`)
-  }
+  const uri = optString(func, options, 'trackingUri', env.MLFLOW_TRACKING_URI || undefined)
+  if (uri === undefined) throw coded(TypeError, 'ERR_INVALID_ARG_TYPE', `${func}: options.trackingUri must be the server's URL (or set MLFLOW_TRACKING_URI)`)
   let url
   try {
     url = new URL(uri)
@@ -84,10 +82,9 @@ function parseOptions(func, options) {
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
     throw coded(Error, 'ERR_INVALID_ARG', `${func}: options.trackingUri must be an http: or https: URL of a tracking server; received ${url.protocol}`)
   }
-  const experiment = optString(func, options, 'experiment', env.MLFLOW_EXPERIMENT_NAME)
-  if (experiment === undefined || experiment === '') {
-    throw coded(TypeError, 'ERR_INVALID_ARG_TYPE', `${func}: options.experiment must be a non-empty string (or set MLFLOW_EXPERIMENT_NAME)`)
-  }
+  const experiment = optString(func, options, 'experiment', env.MLFLOW_EXPERIMENT_NAME || undefined)
+  if (experiment === undefined) throw coded(TypeError, 'ERR_INVALID_ARG_TYPE', `${func}: options.experiment must be a string (or set MLFLOW_EXPERIMENT_NAME)`)
+  if (experiment === '') throw coded(Error, 'ERR_INVALID_ARG', `${func}: options.experiment must not be empty`)
   let runs = null
   if (options.runs !== undefined && options.runs !== null) {
     if (!Array.isArray(options.runs)) throw typeError(func, 'options.runs', 'an array of run ids', options.runs)
