@@ -205,13 +205,13 @@ class Client {
         if (payload && payload.size !== undefined) headers['content-length'] = payload.size
         res = await this.exchange(method, p, headers, payload && payload.stream ? payload.stream : payload)
       } catch (err) {
-        if (!RETRY_CODES.has(err.code) && !/socket hang up/.test(err.message)) throw this.failure(method, p, err)
+        if (!RETRY_CODES.has(err.code) && !/socket hang up/.test(err.message)) throw this.failure(method, p, err, attempt)
         failure = err
       }
       if (res && res.status < 300) return parseJson(res.body, method, p)
       const retryable = failure !== undefined || res.status === 429 || res.status >= 500
       if (!retryable || attempt >= retries) {
-        if (failure !== undefined) throw this.failure(method, p, failure)
+        if (failure !== undefined) throw this.failure(method, p, failure, attempt)
         const answer = errorAnswer(res.body)
         if (answer.error_code && accept.includes(answer.error_code)) return answer
         throw this.httpError(method, p, res, answer)
@@ -223,11 +223,11 @@ class Client {
     }
   }
 
-  failure(method, p, err) {
+  failure(method, p, err, retried) {
     const timeout = err.code === 'ERR_MLFLOW_TIMEOUT'
     const code = timeout ? 'ERR_MLFLOW_TIMEOUT' : RETRY_CODES.has(err.code) || /socket hang up/.test(err.message) ? 'ERR_MLFLOW_UNREACHABLE' : 'ERR_MLFLOW_REQUEST'
     const what = timeout ? err.message : `${err.code || 'error'}: ${err.message}`
-    const message = this.scrub(`MLflow at ${this.opts.base}: ${method} ${p} failed after ${this.opts.retries} retries (${what})`)
+    const message = this.scrub(`MLflow at ${this.opts.base}: ${method} ${p} failed${retried ? ` after ${retried} retries` : ''} (${what})`)
     return coded(Error, code, message, { method, path: p, cause: err })
   }
 
@@ -429,14 +429,17 @@ class Sync {
       state = freshState(runId)
       this.states.set(runId, state)
     }
-    const pushed = JSON.parse(state.pushed)
     const from = {}
     for (const table of ['metrics', 'tests']) {
       from[table] = native._mlflowResume(training, table, runId, state[table])
-      if (from[table] === null) {
-        throw coded(Error, 'ERR_MLFLOW_STATE', `syncToMlflow: the ${table === 'metrics' ? 'metrics' : 'test metrics'} of run '${runId}' are no longer the rows pushed to ${opts.base} (replaced or deleted since); forget the run's sync state to push it again as a new MLflow run`)
+      if (from[table] !== null) continue
+      if (opts.recreateDeleted && state.mlflowRunId !== null && (await this.ensureRun(run, state, {})) === null) {
+        native._mlflowSyncForget(training, opts.base, opts.experiment, runId)
+        return this.syncRun(run)
       }
+      throw coded(Error, 'ERR_MLFLOW_STATE', `syncToMlflow: the ${table === 'metrics' ? 'metrics' : 'test metrics'} of run '${runId}' are no longer the rows pushed to ${opts.base} (replaced or deleted since); to push the run again as a new MLflow run, delete its MLflow run ${state.mlflowRunId} and sync with recreateDeleted: true`)
     }
+    const pushed = JSON.parse(state.pushed)
     const work = this.plan(run, state, pushed, from)
     if (work === null) return null
     const mlflowRunId = await this.ensureRun(run, state, pushed)

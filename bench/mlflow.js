@@ -42,7 +42,7 @@ const freePort = () =>
 async function startServer(bin, dir) {
   const port = await freePort()
   const log = fs.openSync(path.join(dir, 'server.log'), 'a')
-  const proc = spawn(bin, ['server', '--backend-store-uri', `sqlite:///${path.join(dir, 'mlflow.db')}`, '--artifacts-destination', path.join(dir, 'artifacts'), '--host', '127.0.0.1', '--port', String(port)], { detached: true, stdio: ['ignore', log, log] })
+  const proc = spawn(bin, ['server', '--backend-store-uri', `sqlite:///${path.join(dir, 'mlflow.db')}`, '--artifacts-destination', path.join(dir, 'artifacts'), '--host', '127.0.0.1', '--port', String(port), '--uvicorn-opts', '--timeout-worker-healthcheck 120'], { detached: true, stdio: ['ignore', log, log], env: { ...process.env, MLFLOW_SERVER_ENABLE_JOB_EXECUTION: 'false' } })
   const url = `http://127.0.0.1:${port}`
   for (const until = Date.now() + 300_000; Date.now() < until; ) {
     try {

@@ -1,7 +1,9 @@
 // A real MLflow tracking server for the sync tests: found through STOWAGE_MLFLOW (what .ci/run
 // exports), the venv .ci/run caches, or `mlflow` on the PATH; started on a free loopback port
-// with a SQLite backend and proxied artifacts in a folder of the test's; stopped with its worker
-// processes (its own process group). And the REST calls the tests read MLflow back with.
+// with a SQLite backend and proxied artifacts in a folder of the test's (no job runner, and a
+// long worker health check, so that a loaded machine does not get its workers restarted);
+// stopped with its worker processes (its own process group). And the REST calls the tests read
+// MLflow back with.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { existsSync, mkdirSync, openSync, readFileSync } from 'node:fs'
 import { createServer } from 'node:net'
@@ -51,8 +53,8 @@ export class MlflowServer {
   async start(timeoutMs = 240_000): Promise<void> {
     const log = join(this.dir, 'server.log')
     const out = openSync(log, 'a')
-    const args = ['server', '--backend-store-uri', `sqlite:///${join(this.dir, 'mlflow.db')}`, '--artifacts-destination', join(this.dir, 'artifacts'), '--host', '127.0.0.1', '--port', String(this.port), '--workers', '2']
-    const proc = spawn(this.bin, args, { detached: true, stdio: ['ignore', out, out], env: { ...process.env, MLFLOW_TRACKING_URI: '' } })
+    const args = ['server', '--backend-store-uri', `sqlite:///${join(this.dir, 'mlflow.db')}`, '--artifacts-destination', join(this.dir, 'artifacts'), '--host', '127.0.0.1', '--port', String(this.port), '--workers', '2', '--uvicorn-opts', '--timeout-worker-healthcheck 120']
+    const proc = spawn(this.bin, args, { detached: true, stdio: ['ignore', out, out], env: { ...process.env, MLFLOW_TRACKING_URI: '', MLFLOW_SERVER_ENABLE_JOB_EXECUTION: 'false' } })
     this.proc = proc
     let exited: string | null = null
     proc.on('exit', (code, signal) => (exited = `exited with ${signal ?? code}`))
@@ -95,13 +97,24 @@ export class MlflowServer {
   }
 }
 
-/** A REST call to MLflow's tracking API; throws on an error answer. */
+/** A REST call to MLflow's tracking API; throws on an error answer. A connection the server
+ * closed under the call (a kept-alive socket it timed out) is tried again: the tests' calls are
+ * reads, or writes that are the same when repeated. */
 export async function api(base: string, method: 'GET' | 'POST', path: string, body?: Record<string, unknown>): Promise<any> {
   const url = method === 'GET' ? `${base}/api/2.0/mlflow/${path}?${new URLSearchParams(body as Record<string, string>)}` : `${base}/api/2.0/mlflow/${path}`
-  const res = await fetch(url, method === 'GET' ? {} : { method, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })
-  const text = await res.text()
-  if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${text}`)
-  return text ? JSON.parse(text) : {}
+  for (let attempt = 1; ; attempt++) {
+    let res: Response
+    let text: string
+    try {
+      res = await fetch(url, method === 'GET' ? {} : { method, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })
+      text = await res.text()
+    } catch (err) {
+      if (attempt < 3) continue
+      throw err
+    }
+    if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${text}`)
+    return text ? JSON.parse(text) : {}
+  }
 }
 
 export type Point = { step: number; timestamp: number; value: number }
@@ -144,7 +157,13 @@ export async function artifacts(base: string, runId: string, path = ''): Promise
 /** The bytes of an artifact, through the proxied artifact API. */
 export async function download(base: string, artifactUri: string, path: string): Promise<Buffer> {
   const root = artifactUri.replace(/^mlflow-artifacts:/, '')
-  const res = await fetch(`${base}/api/2.0/mlflow-artifacts/artifacts${root}/${path}`)
-  if (!res.ok) throw new Error(`download ${path}: ${res.status}`)
-  return Buffer.from(await res.arrayBuffer())
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const res = await fetch(`${base}/api/2.0/mlflow-artifacts/artifacts${root}/${path}`)
+      if (!res.ok) throw new Error(`download ${path}: ${res.status}`)
+      return Buffer.from(await res.arrayBuffer())
+    } catch (err) {
+      if (attempt >= 3 || /^download/.test((err as Error).message)) throw err
+    }
+  }
 }

@@ -393,7 +393,10 @@ mod tests {
             ..Default::default()
         };
         t.mlflow_sync_save("http://a", "e", &s)?;
-        assert_eq!(t.mlflow_sync_runs("http://a", "e")?, [s.clone()]);
+        assert_eq!(
+            t.mlflow_sync_runs("http://a", "e")?,
+            std::slice::from_ref(&s)
+        );
         assert!(t.mlflow_sync_runs("http://a", "other")?.is_empty());
         assert!(t.mlflow_sync_forget("http://a", "e", "r")?);
         assert!(t.mlflow_sync_runs("http://a", "e")?.is_empty());
