@@ -6,6 +6,8 @@
 // 4 metrics), one thread. Each push runs in a process of its own, which reports its time and peak
 // RSS; the medians of --runs repetitions (alternating the two clients) are printed, and the
 // sync's peak RSS for a quarter of the points, to show that its memory does not grow with the run.
+// The sync also runs against a stand-in server that answers at once, first: its own speed and
+// memory, whatever the tracking server's.
 //
 //   node bench/mlflow.js [--points 1000000] [--runs 3] [--mlflow <bin>]
 //
@@ -13,6 +15,7 @@
 
 const { spawn } = require('node:child_process')
 const fs = require('node:fs')
+const http = require('node:http')
 const net = require('node:net')
 const os = require('node:os')
 const path = require('node:path')
@@ -69,6 +72,21 @@ async function stopGroup(pid) {
   }
 }
 
+/** A server that answers MLflow's endpoints at once without storing anything: what the sync
+ * costs on its own (its speed, and its memory at both sizes whatever the server's speed). */
+function standIn() {
+  const server = http.createServer((req, res) => {
+    req.resume()
+    req.on('end', () => {
+      res.setHeader('content-type', 'application/json')
+      if (req.url.startsWith('/api/2.0/mlflow/experiments/get-by-name')) res.end('{"experiment":{"experiment_id":"1","lifecycle_stage":"active"}}')
+      else if (req.url === '/api/2.0/mlflow/runs/create') res.end(`{"run":{"info":{"run_id":"r${Math.random()}","artifact_uri":"mlflow-artifacts:/1/r/artifacts"}}}`)
+      else res.end('{}')
+    })
+  })
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve({ url: `http://127.0.0.1:${server.address().port}`, close: () => server.close() })))
+}
+
 /** The benchmark's series, identical on both sides: value k of step i. */
 const VALUES = 'loss = 2 / (1 + i); val_loss = 1 + sin(i); lr = 1e-3 * 0.999 ** (i % 5000); grad_norm = (i % 97) / 7'
 
@@ -118,12 +136,18 @@ ms = (time.perf_counter() - t0) * 1000
 print(json.dumps({"ms": ms, "points": points, "maxRssMiB": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 `
 
+/** Runs one measuring process; its result is also printed to stderr as it comes. */
 function child(cmd, argv) {
   return new Promise((resolve, reject) => {
     const p = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'inherit'] })
     let out = ''
     p.stdout.on('data', (d) => (out += d))
-    p.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out.trim().split('\n').pop())) : reject(new Error(`${cmd} exited with ${code}`))))
+    p.on('exit', (code) => {
+      if (code !== 0) return reject(new Error(`${cmd} exited with ${code}`))
+      const r = JSON.parse(out.trim().split('\n').pop())
+      console.error(`${cmd === process.execPath ? argv.at(-1) : argv.at(-2)}: ${JSON.stringify(r)}`)
+      resolve(r)
+    })
   })
 }
 
@@ -138,15 +162,23 @@ async function main() {
   const small = path.join(dir, 'small.sqlite')
   makeStore(big, steps)
   makeStore(small, Math.round(steps / 4))
-  const server = await startServer(o.mlflow, dir)
   const entry = path.join(__dirname, '..')
-  const results = { stowage: [], python: [], stowageQuarter: [] }
+  const results = { stowage: [], python: [], stowageQuarter: [], standIn: [], standInQuarter: [] }
+  const fake = await standIn()
+  try {
+    for (let i = 0; i < o.runs; i++) {
+      results.standIn.push(await child(process.execPath, ['-e', STOWAGE_CHILD, entry, big, fake.url, `stand-in-${i}`]))
+      results.standInQuarter.push(await child(process.execPath, ['-e', STOWAGE_CHILD, entry, small, fake.url, `stand-in-quarter-${i}`]))
+    }
+  } finally {
+    fake.close()
+  }
+  const server = await startServer(o.mlflow, dir)
   try {
     for (let i = 0; i < o.runs; i++) {
       results.stowage.push(await child(process.execPath, ['-e', STOWAGE_CHILD, entry, big, server.url, `stowage-${i}`]))
       results.python.push(await child(python, ['-c', PYTHON_CHILD, server.url, `python-${i}`, String(steps)]))
       results.stowageQuarter.push(await child(process.execPath, ['-e', STOWAGE_CHILD, entry, small, server.url, `stowage-quarter-${i}`]))
-      console.error(`run ${i + 1}/${o.runs}: stowage ${results.stowage[i].ms.toFixed(0)} ms, python ${results.python[i].ms.toFixed(0)} ms`)
     }
   } finally {
     await server.stop()
@@ -161,12 +193,14 @@ async function main() {
     stowage: { pointsPerSec: Math.round(median(results.stowage.map(rate))), ms: Math.round(median(results.stowage.map((r) => r.ms))), peakRssMiB: Math.round(median(results.stowage.map((r) => r.maxRssMiB))) },
     python: { pointsPerSec: Math.round(median(results.python.map(rate))), ms: Math.round(median(results.python.map((r) => r.ms))), peakRssMiB: Math.round(median(results.python.map((r) => r.maxRssMiB))) },
     stowageQuarter: { points: results.stowageQuarter[0].points, peakRssMiB: Math.round(median(results.stowageQuarter.map((r) => r.maxRssMiB))) },
+    standIn: { pointsPerSec: Math.round(median(results.standIn.map(rate))), peakRssMiB: Math.round(median(results.standIn.map((r) => r.maxRssMiB))) },
+    standInQuarter: { pointsPerSec: Math.round(median(results.standInQuarter.map(rate))), peakRssMiB: Math.round(median(results.standInQuarter.map((r) => r.maxRssMiB))) },
   }
   summary.ratio = Number((summary.stowage.pointsPerSec / summary.python.pointsPerSec).toFixed(2))
   console.log(JSON.stringify(summary, null, 2))
 }
 
-main().catch((err) => {
+if (require.main === module) main().catch((err) => {
   console.error(err)
   process.exit(1)
 })
