@@ -513,7 +513,7 @@ mod tests {
         assert_eq!(get("temp_store"), 2);
         assert_eq!(get("busy_timeout"), i64::from(BUSY_TIMEOUT_MS));
         let info = db.info()?;
-        assert_eq!(info.schema, [("training", 2)]);
+        assert_eq!(info.schema, [("training", 3)]);
         assert!(info.page_count > 0);
         Ok(())
     }
