@@ -67,24 +67,21 @@ function optInt(func, o, k, fallback, min, max) {
   return v
 }
 
-/** The checked options of `syncToMlflow` / `startMlflowSync`. */
-function parseOptions(func, options) {
+/**
+ * The checked options of `syncToMlflow` / `startMlflowSync` (`extra`: more integer options, as
+ * `[name, default, min, max]`, returned in `extra`). Every argument's type is checked (the
+ * store's with `isStore`) before any value, so a wrong type is always the TypeError.
+ */
+function parseOptions(func, store, isStore, options, extra = []) {
+  if (store !== undefined && store !== null && !isStore(store)) {
+    throw typeError(func, 'store', 'a Store (openStore), its training member, or null for the default store', store)
+  }
   if (options === null || typeof options !== 'object' || Array.isArray(options)) throw typeError(func, 'options', 'an object', options)
   const env = process.env
   const uri = optString(func, options, 'trackingUri', env.MLFLOW_TRACKING_URI || undefined)
   if (uri === undefined) throw coded(TypeError, 'ERR_INVALID_ARG_TYPE', `${func}: options.trackingUri must be the server's URL (or set MLFLOW_TRACKING_URI)`)
-  let url
-  try {
-    url = new URL(uri)
-  } catch {
-    throw coded(Error, 'ERR_INVALID_ARG', `${func}: options.trackingUri is not a URL`)
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw coded(Error, 'ERR_INVALID_ARG', `${func}: options.trackingUri must be an http: or https: URL of a tracking server; received ${url.protocol}`)
-  }
   const experiment = optString(func, options, 'experiment', env.MLFLOW_EXPERIMENT_NAME || undefined)
   if (experiment === undefined) throw coded(TypeError, 'ERR_INVALID_ARG_TYPE', `${func}: options.experiment must be a string (or set MLFLOW_EXPERIMENT_NAME)`)
-  if (experiment === '') throw coded(Error, 'ERR_INVALID_ARG', `${func}: options.experiment must not be empty`)
   let runs = null
   if (options.runs !== undefined && options.runs !== null) {
     if (!Array.isArray(options.runs)) throw typeError(func, 'options.runs', 'an array of run ids', options.runs)
@@ -98,10 +95,29 @@ function parseOptions(func, options) {
   for (const k of ['artifacts', 'recreateDeleted']) {
     if (options[k] !== undefined && options[k] !== null && typeof options[k] !== 'boolean') throw typeError(func, `options.${k}`, 'a boolean', options[k])
   }
-  // Credentials: options, then the URL's user info, then MLflow's environment variables.
   const token = optString(func, options, 'token', env.MLFLOW_TRACKING_TOKEN || undefined)
-  let username = optString(func, options, 'username', url.username ? decodeURIComponent(url.username) : env.MLFLOW_TRACKING_USERNAME || undefined)
-  let password = optString(func, options, 'password', url.password ? decodeURIComponent(url.password) : env.MLFLOW_TRACKING_PASSWORD || undefined)
+  const given = { username: optString(func, options, 'username'), password: optString(func, options, 'password') }
+  const ints = {
+    concurrency: optInt(func, options, 'concurrency', 4, 1, 64),
+    retries: optInt(func, options, 'retries', 5, 0, 100),
+    retryDelayMs: optInt(func, options, 'retryDelayMs', 500, 0, 600_000),
+    timeoutMs: optInt(func, options, 'timeoutMs', 120_000, 1, 3_600_000),
+  }
+  const more = Object.fromEntries(extra.map(([k, fallback, min, max]) => [k, optInt(func, options, k, fallback, min, max)]))
+  // Values, once every type is right.
+  let url
+  try {
+    url = new URL(uri)
+  } catch {
+    throw coded(Error, 'ERR_INVALID_ARG', `${func}: options.trackingUri is not a URL`)
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw coded(Error, 'ERR_INVALID_ARG', `${func}: options.trackingUri must be an http: or https: URL of a tracking server; received ${url.protocol}`)
+  }
+  if (experiment === '') throw coded(Error, 'ERR_INVALID_ARG', `${func}: options.experiment must not be empty`)
+  // Credentials: options, then the URL's user info, then MLflow's environment variables.
+  let username = given.username ?? (url.username ? decodeURIComponent(url.username) : env.MLFLOW_TRACKING_USERNAME || undefined)
+  let password = given.password ?? (url.password ? decodeURIComponent(url.password) : env.MLFLOW_TRACKING_PASSWORD || undefined)
   if (username === undefined) password = undefined
   if (password === undefined) username = undefined
   url.username = ''
@@ -120,10 +136,8 @@ function parseOptions(func, options) {
     token: token || undefined,
     username,
     password,
-    concurrency: optInt(func, options, 'concurrency', 4, 1, 64),
-    retries: optInt(func, options, 'retries', 5, 0, 100),
-    retryDelayMs: optInt(func, options, 'retryDelayMs', 500, 0, 600_000),
-    timeoutMs: optInt(func, options, 'timeoutMs', 120_000, 1, 3_600_000),
+    ...ints,
+    extra: more,
   }
 }
 
@@ -268,16 +282,14 @@ function errorAnswer(text) {
 
 // ---- store access ------------------------------------------------------------------------------
 
-/** The TrainingStore a `store` argument names. */
+/** The TrainingStore a `store` argument (already type-checked) names. */
 function trainingOf(func, store, defaultTraining, native) {
   if (store === undefined || store === null) {
     const t = defaultTraining()
     if (t === null) throw coded(Error, 'ERR_NOT_READY', `${func}: the default store is not initialised; call initStorage(context) first or pass a store`)
     return t
   }
-  if (store instanceof native.TrainingStore) return store
-  if (store instanceof native.Store) return store.training
-  throw typeError(func, 'store', 'a Store (openStore), its training member, or null for the default store', store)
+  return store instanceof native.Store ? store.training : store
 }
 
 /** Runs in parents-first order (each run after the parents it has among `runs`). */
@@ -751,8 +763,10 @@ function serialized(training, key, fn) {
 }
 
 module.exports = function mlflow(native, defaultTraining) {
+  const isStore = (s) => s instanceof native.TrainingStore || s instanceof native.Store
+
   function sync(func, store, options, mode) {
-    const opts = parseOptions(func, options)
+    const opts = parseOptions(func, store, isStore, options)
     const training = trainingOf(func, store, defaultTraining, native)
     return serialized(training, `${opts.base}\n${opts.experiment}`, () => new Sync(native, training, opts, mode).run())
   }
@@ -767,10 +781,11 @@ module.exports = function mlflow(native, defaultTraining) {
 
   function startMlflowSync(store, options) {
     const func = 'startMlflowSync'
-    parseOptions(func, options)
+    const { intervalMs, artifactsIntervalMs } = parseOptions(func, store, isStore, options, [
+      ['intervalMs', 10_000, 10, 86_400_000],
+      ['artifactsIntervalMs', 60_000, 0, 86_400_000],
+    ]).extra
     trainingOf(func, store, defaultTraining, native)
-    const intervalMs = optInt(func, options, 'intervalMs', 10_000, 10, 86_400_000)
-    const artifactsIntervalMs = optInt(func, options, 'artifactsIntervalMs', 60_000, 0, 86_400_000)
     const state = { lastPushAt: null, lastResult: null, pending: null, lastError: null, running: true }
     let timer = null
     let current = null
