@@ -538,3 +538,4 @@ module.exports = {
   openSessionStore,
   __napiBindingTarget,
 }
+Object.assign(module.exports, require('./mlflow.js')(native, () => training))

@@ -143,7 +143,7 @@ describe.each(Object.entries(RELEASES))('a file of %s', (_label, sql) => {
     t.insertRun('merge1', 'proj', 'merge1', ['fork1', 'base'])
     t.upsertFinalModel({ session_id: 'sess-2', run_id: 'merge1', ckpt_path: '/new.pt', step: 3 })
     expect(t.getRunRows('base').at(-1)).toMatchObject({ step: 3, epoch: 1, gpu_util: 50 })
-    expect(store.info().schema).toEqual({ training: 2 })
+    expect(store.info().schema).toEqual({ training: 3 })
     store.close()
 
     const metric_cols = columns(file, 'metrics')
@@ -193,10 +193,10 @@ describe('files stowage writes', () => {
     const tables = sqlQuery<{ name: string }>(file, "SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name").map(
       (t) => t.name,
     )
-    // The original's tables, plus stowage's own (its migration ledger and the series summaries),
-    // which the original never reads.
+    // The original's tables, plus stowage's own (its migration ledger, the series summaries, the
+    // MLflow sync state), which the original never reads.
     expect(tables).toEqual([
-      'checkpoints', 'kv', 'logs', 'metric_series_blocks', 'metric_series_state', 'metrics', 'report_loss_dist',
+      'checkpoints', 'kv', 'logs', 'metric_series_blocks', 'metric_series_state', 'metrics', 'mlflow_sync', 'report_loss_dist',
       'run_edges', 'run_subsets', 'runs', 'session_final_models', 'sqlite_sequence', 'stowage_migrations',
       'summaries', 'test_metrics',
     ])

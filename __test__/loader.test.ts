@@ -19,7 +19,7 @@ const platform = local.slice('stowage.'.length, -'.node'.length)
 function packageCopy(name: string): string {
   const dir = join(root, name)
   mkdirSync(dir)
-  for (const f of ['index.js', 'native.js', 'binding.js', 'package.json']) copyFileSync(join(repo, f), join(dir, f))
+  for (const f of ['index.js', 'mlflow.js', 'native.js', 'binding.js', 'package.json']) copyFileSync(join(repo, f), join(dir, f))
   return dir
 }
 

@@ -51,7 +51,7 @@ describe('the drop-in smoke', () => {
     expect(r.exported).toEqual({ checkpoints: 1, finalModels: 1, missing: [], phases: ['snapshot', 'checkpoints', 'final_models', 'done'] })
     expect(r.closed).toEqual({ ready: false, fileKept: false })
     expect(r.loaded).toEqual({ runs: 2, checkpoints: 1, rows: 106 })
-    expect(r.store).toEqual({ journalMode: 'wal', schema: { training: 2 }, integrity: ['ok'], latest: { path: join('bundle', 'checkpoints', 'base_5_0.pt'), step: 5 } })
+    expect(r.store).toEqual({ journalMode: 'wal', schema: { training: 3 }, integrity: ['ok'], latest: { path: join('bundle', 'checkpoints', 'base_5_0.pt'), step: 5 } })
     expect(r.afterClose).toEqual({ name: 'Error', code: 'ERR_CLOSED' })
     expect(r.agents[1]).toEqual({ ok: false, reason: 'illegal_transition', prev: 'working', attempted: 'booting' })
   })

@@ -41,7 +41,7 @@ describe('openStore', () => {
       path: join(root, 'info.sqlite'),
       journalMode: 'wal',
       stores: ['training'],
-      schema: { training: 2 },
+      schema: { training: 3 },
     })
     expect(info.pageSize).toBeGreaterThan(0)
     expect(info.sqliteVersion).toMatch(/^3\.\d+\.\d+$/)

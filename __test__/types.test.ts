@@ -1,4 +1,5 @@
-// index.d.ts against code shaped like OnTheFly's extension, compiled with `tsc --strict`.
+// index.d.ts against code shaped like OnTheFly's extension (with an MLflow sync), compiled with
+// `tsc --strict`.
 import { spawnSync } from 'node:child_process'
 import { join } from 'node:path'
 import { expect, it } from 'vitest'

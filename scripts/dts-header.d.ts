@@ -571,3 +571,135 @@ export interface ReportLossDist {
   /** The stored sample count, or `losses.length`. */
   samples: number
 }
+
+// ---- MLflow sync (mlflow.js; docs/mlflow.md) --------------------------------------------------
+
+/** Options of {@link syncToMlflow}. */
+export interface MlflowSyncOptions {
+  /** The tracking server's URL, e.g. `https://mlflow.example.com` (default: `MLFLOW_TRACKING_URI`).
+   * User info in it (`https://user:pass@host`) is used as basic auth and never stored. */
+  trackingUri?: string
+  /** The experiment's name; created when missing (default: `MLFLOW_EXPERIMENT_NAME`). */
+  experiment?: string
+  /** The training runs to push (default: all). A run id the store does not have is
+   * `ERR_INVALID_ARG`, before anything is sent. */
+  runs?: string[]
+  /** Also upload checkpoint and final-model files (under `checkpoints/`, `final_models/`). */
+  artifacts?: boolean
+  /** A bearer token (default: `MLFLOW_TRACKING_TOKEN`); it appears in no error or log. */
+  token?: string
+  /** Basic auth (default: `MLFLOW_TRACKING_USERNAME` / `MLFLOW_TRACKING_PASSWORD`). */
+  username?: string
+  password?: string
+  /** Requests in flight at once (1–64, default 4). */
+  concurrency?: number
+  /** Retries of a request that failed to connect or got 429/5xx (default 5), with exponential
+   * backoff from `retryDelayMs` (default 500) or the server's `Retry-After`. */
+  retries?: number
+  retryDelayMs?: number
+  /** A request without an answer in this time fails (default 120000). */
+  timeoutMs?: number
+  /** Push a run whose MLflow run was deleted on the server into a new MLflow run (by default it
+   * is reported in `deleted` and left alone). */
+  recreateDeleted?: boolean
+  /** Called on the JS thread as the sync goes; if it throws, the sync stops (what was
+   * acknowledged stays recorded) and rejects with what it threw. */
+  onProgress?: (event: MlflowSyncProgress) => void
+}
+
+/** A progress event of {@link syncToMlflow}. */
+export interface MlflowSyncProgress {
+  /** `experiment`: its id is known; `run`: an MLflow run was created (or found); `metrics` /
+   * `tests`: a batch was acknowledged and recorded; `summary`; `artifact`: a file was uploaded;
+   * `deleted`: a run was found deleted on the server; `done`. */
+  phase: 'experiment' | 'run' | 'metrics' | 'tests' | 'summary' | 'artifact' | 'deleted' | 'done'
+  runId?: string
+  mlflowRunId?: string
+  experimentId?: string
+  /** Points of this run and table acknowledged so far (`metrics`, `tests`); all points (`done`). */
+  points?: number
+  /** Batches of this run and table acknowledged so far. */
+  batches?: number
+  /** The artifact path (`artifact`). */
+  path?: string
+}
+
+/** What {@link syncToMlflow} did to one training run (runs with nothing to push are left out). */
+export interface MlflowRunReport {
+  runId: string
+  mlflowRunId: string | null
+  /** `deleted`: its MLflow run is deleted on the server; nothing was sent. */
+  status: 'pushed' | 'deleted'
+  /** Metric points sent (not counting the summary). */
+  points: number
+  /** `test_loss` points sent. */
+  testPoints: number
+  /** Lines of the `logs.txt` uploaded (0 when it was not uploaded). */
+  logLines: number
+  /** Artifact paths uploaded. */
+  artifacts: string[]
+}
+
+/** The result of {@link syncToMlflow}. */
+export interface MlflowSyncResult {
+  /** The server, without credentials. */
+  trackingUri: string
+  experiment: string
+  /** `null` when the sync needed no experiment lookup (nothing new to create). */
+  experimentId: string | null
+  runs: MlflowRunReport[]
+  /** Metric points acknowledged, summaries included. */
+  points: number
+  /** `log-batch` requests of metric rows acknowledged. */
+  batches: number
+  /** Files uploaded. */
+  artifacts: number
+  /** HTTP requests made, and how many of them were retries. */
+  requests: number
+  retries: number
+  /** Metric and test rows not pushed (0 after a successful sync unless a run is deleted). */
+  pending: number
+  /** Training runs whose MLflow run is deleted on the server. */
+  deleted: string[]
+  /** Checkpoint or final-model files that were not found (with `artifacts: true`). */
+  missing: string[]
+  /** Rows not sent because their step is not an integer (MLflow steps are integers). */
+  skippedRows: number
+}
+
+/** The handle of {@link startMlflowSync}. */
+export interface MlflowSyncHandle {
+  /** False after `stop()`. */
+  readonly running: boolean
+  /** When the last successful push ended (ms), or `null`. */
+  readonly lastPushAt: number | null
+  /** The last successful push's result, or `null`. */
+  readonly lastResult: MlflowSyncResult | null
+  /** Rows written but not yet pushed, as of the last successful push (`null` before it). */
+  readonly pending: number | null
+  /** The error of the last push, `null` once one succeeds. */
+  readonly lastError: (Error & { code?: string }) | null
+  /** Stops the timer and waits for a push in progress. With `{ finish: true }` it then pushes
+   * once more and marks the runs FINISHED; resolves to that push's result (else `null`). */
+  stop(options?: { finish?: boolean }): Promise<MlflowSyncResult | null>
+}
+
+/** Pushes the training store's runs to an MLflow tracking server over its REST API: one MLflow
+ * run per training run (lineage as tags, the first parent as `mlflow.parentRunId`), every
+ * non-NULL metric with its step and timestamp, test losses as `test_loss`, the summary as
+ * `final_loss`/`final_val_loss`, `logs.txt` and `report_loss_dist.json` as artifacts, and with
+ * `artifacts: true` the checkpoint and final-model files. Incremental: only what was written
+ * since the last sync to this server and experiment is sent, and a sync that is killed or fails
+ * resumes without sending a point twice. `store` is a `Store`, its `training` member, or
+ * `null` for the default store. Errors carry a code: `ERR_MLFLOW_UNREACHABLE`,
+ * `ERR_MLFLOW_TIMEOUT`, `ERR_MLFLOW_AUTH`, `ERR_MLFLOW_RATE_LIMITED`, `ERR_MLFLOW_SERVER`,
+ * `ERR_MLFLOW_REQUEST`, `ERR_MLFLOW_NOT_FOUND`, `ERR_MLFLOW_RESPONSE`,
+ * `ERR_MLFLOW_EXPERIMENT_DELETED`, `ERR_MLFLOW_ARTIFACTS`, `ERR_MLFLOW_STATE` (see
+ * docs/mlflow.md). */
+export declare function syncToMlflow(store: Store | TrainingStore | null | undefined, options: MlflowSyncOptions): Promise<MlflowSyncResult>
+
+/** {@link syncToMlflow} every `intervalMs` (default 10000) while training writes, runs left
+ * RUNNING; `logs.txt` and the report are re-uploaded at most every `artifactsIntervalMs`
+ * (default 60000). Its timers are unref'd: it never keeps a process (an extension host) alive.
+ * Errors do not stop it; they are in `lastError`. */
+export declare function startMlflowSync(store: Store | TrainingStore | null | undefined, options: MlflowSyncOptions & { intervalMs?: number; artifactsIntervalMs?: number }): MlflowSyncHandle

@@ -157,7 +157,7 @@ function checkMigration(file, stats, fail) {
   if (runs !== LEGACY_RUNS || metrics !== LEGACY_RUNS) fail(`${file}: rows lost (${runs} runs, ${metrics} metrics)`)
   const applied = ledger.length === 1
   const versions = applied ? py(file, ["SELECT version FROM stowage_migrations WHERE store = 'training' ORDER BY version"])[0].flat() : []
-  if (applied && JSON.stringify(versions) === '[1,2]' && cols.length === 1 && edges === LEGACY_RUNS) stats.migrated++
+  if (applied && JSON.stringify(versions) === '[1,2,3]' && cols.length === 1 && edges === LEGACY_RUNS) stats.migrated++
   else if (!applied && cols.length === 0 && edges === 0) stats.untouched++
   else fail(`${file}: half-migrated (ledger ${JSON.stringify(versions)}, accuracy column ${cols.length}, ${edges} edges)`)
 }

@@ -7,6 +7,7 @@
 mod bundle;
 mod columns;
 mod logs;
+mod mlflow;
 mod reports;
 
 use napi::bindgen_prelude::*;

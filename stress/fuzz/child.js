@@ -102,7 +102,7 @@ class Fuzzer {
   /** Keeps an opened store for later calls; the oldest is closed beyond MAX_STORES. */
   adopt(store, kind) {
     this.stores.push({ store, kind })
-    if (store.path && store.path !== ':memory:') this.opened.set(store.path, kind)
+    if (kind !== undefined && store.path && store.path !== ':memory:') this.opened.set(store.path, kind)
     if (this.stores.length > MAX_STORES) this.stores.shift().store.close()
   }
 
@@ -441,6 +441,7 @@ class Fuzzer {
   /** Stores opened by a call join the pool of call targets. */
   keep(op, list, o) {
     if (o.threw) return
+    // A file opened with `stores: []` hosts no store, and is not reopened as one at the end.
     if (op.name === 'openStore') this.adopt(o.ret, o.ret.info().stores[0])
     if (op.name === 'createSessionStore') this.adoptFactory(o.ret, 'SessionStore', list[0].v)
     if (op.name === 'createRunStore') this.adoptFactory(o.ret, 'RunStore', list[0].v)

@@ -7,7 +7,7 @@
 // ERR_NOT_READY, a `read` returns the original's empty answer.
 
 const { tag } = require('./values.js')
-const { T, OK, TYPE, INVALID, check, truthy, nullish, isObject, arrayItems, undef, NUMERIC_TYPED } = require('./types.js')
+const { T, OK, TYPE, RANGE, INVALID, check, truthy, nullish, isObject, arrayItems, undef, NUMERIC_TYPED } = require('./types.js')
 
 const RUN_IDS = ['r0', 'r1', 'r2', 'r3', 'run:with:colons', 'ünï😀', '']
 const SESSION_IDS = ['s0', 's1', 's2']
@@ -282,6 +282,33 @@ const agentRuns = [
   { name: 'completeRun', params: [p('runId', T.str(pick(['ar0', 'ar1', 'ar2']))), p('status', T.str(pick(['completed', 'failed', 'active'])))] },
 ]
 
+/** `syncToMlflow`'s options: a server on a loopback port where nothing listens (the discard
+ * port), so a push fails at once with ERR_MLFLOW_UNREACHABLE after at most one quick retry. */
+const optBool = (gen) => ({ gen, check: (t) => (nullish(t) || t.k === 'boolean' ? OK : TYPE) })
+const rangeInt = (min, max, gen) => ({ gen, check: (t) => (nullish(t) ? OK : t.k !== 'number' ? TYPE : Number.isInteger(t.v) && t.v >= min && t.v <= max ? OK : RANGE) })
+const mlflowFields = {
+  trackingUri: T.str((g) => (g.rng.chance(0.9) ? s('http://127.0.0.1:9') : g.v.string())),
+  experiment: T.str(pick(['e', 'f'])),
+  runs: T.optArrayOf(T.str(), maybe(arrayGen(runId, 2), 0.3)),
+  artifacts: optBool(maybe(flag, 0.3)),
+  recreateDeleted: optBool(maybe(flag, 0.2)),
+  token: T.optStr(maybe(text, 0.2)),
+  concurrency: rangeInt(1, 64, maybe((g) => n(1 + g.rng.int(8)), 0.3)),
+  retries: rangeInt(0, 100, (g) => n(g.rng.int(2))),
+  retryDelayMs: rangeInt(0, 600_000, (g) => n(g.rng.int(5))),
+  onProgress: progress,
+}
+const mlflowOptions = T.obj(mlflowFields, fieldsGen(mlflowFields, ['trackingUri', 'experiment', 'retries', 'retryDelayMs']))
+/** The store of a sync: the default store (null), or something that is not a store. */
+const mlflowStore = { gen: (g) => (g.rng.chance(0.9) ? tag(null, 'null', 'null') : n(g.rng.int(5))), check: (t) => (nullish(t) ? OK : TYPE) }
+const mlflowSync = [
+  { name: 'syncToMlflow', async: true, params: [p('store', mlflowStore), p('options', mlflowOptions)] },
+  {
+    name: 'startMlflowSync',
+    params: [p('store', mlflowStore), p('options', T.obj({ ...mlflowFields, intervalMs: rangeInt(10, 86_400_000) }, (g) => fieldsGen({ ...mlflowFields, intervalMs: rangeInt(10, 86_400_000, () => n(86_400_000)) }, ['trackingUri', 'experiment', 'retries', 'retryDelayMs', 'intervalMs'])(g)))],
+  },
+]
+
 const MODULE_NAMES = {
   insertMetricBatch: 'insertMetric.batch',
 }
@@ -321,6 +348,7 @@ const moduleTraining = training
 
 const SURFACE = [
   ...moduleOnly.map((op) => ({ ...op, on: 'module' })),
+  ...mlflowSync.map((op) => ({ ...op, on: 'module' })),
   ...moduleTraining.map((op) => ({ ...op, on: 'module' })),
   ...training.map((op) => ({ ...op, on: 'TrainingStore' })),
   ...store.map((op) => ({ ...op, on: 'Store' })),

@@ -9,6 +9,7 @@ pub mod bundle;
 mod checkpoints;
 mod logs;
 mod metrics;
+pub mod mlflow;
 mod reports;
 mod runs;
 pub mod schema;

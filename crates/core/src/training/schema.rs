@@ -29,7 +29,7 @@ use crate::engine::{ident, now_ms, table_columns, Column, Error, Result, StoreDe
 pub const NAME: &str = "training";
 
 /// The training store's migrations, in order. Append only.
-pub static MIGRATIONS: [Migration; 2] = [
+pub static MIGRATIONS: [Migration; 3] = [
     Migration {
         version: 1,
         name: "onthefly_schema",
@@ -39,6 +39,11 @@ pub static MIGRATIONS: [Migration; 2] = [
         version: 2,
         name: "metric_series",
         sql: include_str!("../../migrations/training/0002_metric_series.sql"),
+    },
+    Migration {
+        version: 3,
+        name: "mlflow_sync",
+        sql: include_str!("../../migrations/training/0003_mlflow_sync.sql"),
     },
 ];
 
@@ -76,6 +81,7 @@ impl StoreDef for Store {
             "report_loss_dist",
             "metric_series_state",
             "metric_series_blocks",
+            "mlflow_sync",
         ]
     }
 
@@ -466,7 +472,7 @@ mod tests {
                 c,
                 "SELECT max(version) FROM stowage_migrations WHERE store = 'training'"
             ),
-            2
+            3
         );
         Ok(())
     }
