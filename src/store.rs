@@ -213,7 +213,12 @@ impl Store {
         let o = self.handle.with(Js(env.raw()), |db| db.optimize())?;
         Ok(OptimizeResult {
             auto_vacuum: o.auto_vacuum.name().to_string(),
-            incremental_vacuum: if o.incremental_vacuum { "ran" } else { "skipped" }.to_string(),
+            incremental_vacuum: if o.incremental_vacuum {
+                "ran"
+            } else {
+                "skipped"
+            }
+            .to_string(),
             freed_pages: o.freed_pages,
         })
     }
@@ -235,9 +240,9 @@ impl Store {
     #[napi(catch_unwind, ts_return_type = "Promise<VacuumResult>")]
     pub fn vacuum_async(&self, env: Env) -> Result<Raw> {
         let js = Js(env.raw());
-        let args = self
-            .handle
-            .with(js, |db| Ok((db.path().to_path_buf(), db.auto_vacuum_option())));
+        let args = self.handle.with(js, |db| {
+            Ok((db.path().to_path_buf(), db.auto_vacuum_option()))
+        });
         let (path, mode) = match args {
             Ok(a) => a,
             Err(e) => return crate::job::rejected(js, e),

@@ -136,9 +136,7 @@ pub fn mlflow_resume(
 ) -> Result<Option<f64>> {
     let js = Js(env.raw());
     let f = "_mlflowResume";
-    let table =
-        SyncTable::from_name(&js.str(table.raw(), at(f, "table"))?).map_err(|e| js.core(e))?;
-    let run_id = js.str(run_id.raw(), at(f, "runId"))?;
+    let (table, run_id) = table_and_run(js, f, table, run_id)?;
     let c = cursor_arg(js, f, "cursor", cursor.raw())?;
     training
         .run(js, |t| t.mlflow_resume(table, &run_id, &c))
@@ -158,9 +156,7 @@ pub fn mlflow_rows_after(
 ) -> Result<Raw> {
     let js = Js(env.raw());
     let f = "_mlflowRowsAfter";
-    let table =
-        SyncTable::from_name(&js.str(table.raw(), at(f, "table"))?).map_err(|e| js.core(e))?;
-    let run_id = js.str(run_id.raw(), at(f, "runId"))?;
+    let (table, run_id) = table_and_run(js, f, table, run_id)?;
     let after = js.opt_int(after.raw(), at(f, "after"))?.unwrap_or(0);
     let limit = js
         .opt_int(limit.raw(), at(f, "limit"))?
@@ -193,9 +189,7 @@ pub fn mlflow_count_after(
 ) -> Result<f64> {
     let js = Js(env.raw());
     let f = "_mlflowCountAfter";
-    let table =
-        SyncTable::from_name(&js.str(table.raw(), at(f, "table"))?).map_err(|e| js.core(e))?;
-    let run_id = js.str(run_id.raw(), at(f, "runId"))?;
+    let (table, run_id) = table_and_run(js, f, table, run_id)?;
     let after = js.opt_int(after.raw(), at(f, "after"))?.unwrap_or(0);
     training
         .run(js, |t| t.mlflow_count_after(table, &run_id, after))
@@ -242,4 +236,16 @@ pub fn mlflow_files(env: Env, training: &TrainingStore, run_id: Unknown<'_>) -> 
     let run_id = js.str(run_id.raw(), at("_mlflowFiles", "runId"))?;
     js.rows(&training.run(js, |t| t.mlflow_files(&run_id))?)
         .map(Raw)
+}
+
+/// The `(table, runId)` arguments of the row readers.
+fn table_and_run(
+    js: Js,
+    f: &str,
+    table: Unknown<'_>,
+    run_id: Unknown<'_>,
+) -> Result<(SyncTable, String)> {
+    let table =
+        SyncTable::from_name(&js.str(table.raw(), at(f, "table"))?).map_err(|e| js.core(e))?;
+    Ok((table, js.str(run_id.raw(), at(f, "runId"))?))
 }

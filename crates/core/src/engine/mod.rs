@@ -671,9 +671,8 @@ pub struct Vacuumed {
 
 /// See [`Database::vacuum`]; also for a connection of its own (an async job).
 pub fn vacuum_on(conn: &Connection, mode: Option<AutoVacuum>) -> Result<Vacuumed> {
-    let pages = |c: &Connection| -> Result<i64> {
-        Ok(c.query_row("PRAGMA page_count", [], |r| r.get(0))?)
-    };
+    let pages =
+        |c: &Connection| -> Result<i64> { Ok(c.query_row("PRAGMA page_count", [], |r| r.get(0))?) };
     let pages_before = pages(conn)?;
     if let Some(mode) = mode {
         conn.execute_batch(&format!("PRAGMA auto_vacuum = {}", mode.keyword()))?;
@@ -930,14 +929,20 @@ mod tests {
             ..bare()
         };
         let db = Database::open(&path, &asked)?;
-        assert_eq!(db.auto_vacuum_mode()?, AutoVacuum::None, "an existing file keeps its mode");
+        assert_eq!(
+            db.auto_vacuum_mode()?,
+            AutoVacuum::None,
+            "an existing file keeps its mode"
+        );
         let v = db.vacuum()?;
         assert!(v.pages_after < v.pages_before / 10, "{v:?}");
         assert_eq!(v.auto_vacuum, AutoVacuum::Incremental);
         let level = db.begin()?;
         assert_eq!(db.vacuum().unwrap_err().code(), "ERR_TRANSACTION_OPEN");
         db.rollback(level)?;
-        let n: i64 = db.conn().query_row("SELECT count(*) FROM t", [], |r| r.get(0))?;
+        let n: i64 = db
+            .conn()
+            .query_row("SELECT count(*) FROM t", [], |r| r.get(0))?;
         assert_eq!(n, 10);
         Ok(())
     }

@@ -12,23 +12,11 @@
 use rusqlite::types::Value;
 use rusqlite::{params, OptionalExtension};
 
-use super::Training;
+use super::{Training, METRIC_COLUMNS};
 use crate::engine::{now_ms, Error, Result, Rows};
 
-/// The metric columns pushed from `metrics` (every numeric column but `step`).
-pub const SYNC_METRICS: [&str; 11] = [
-    "epoch",
-    "loss",
-    "val_loss",
-    "accuracy",
-    "lr",
-    "grad_norm",
-    "weight_norm",
-    "activation_zero_frac",
-    "throughput",
-    "mem_vram",
-    "gpu_util",
-];
+/// The metric columns pushed from `metrics`: every numeric column but `step`.
+pub const SYNC_METRICS: &[&str] = METRIC_COLUMNS.split_first().unwrap().1;
 
 /// A table whose rows are pushed incrementally.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
