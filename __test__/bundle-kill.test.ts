@@ -11,6 +11,7 @@ import { join } from 'node:path'
 import { expect, it } from 'vitest'
 
 import { openStore } from '../index.js'
+import { eachLine } from './helpers/lines'
 import { sqlQuery } from './helpers/sqlite'
 import { tempDir } from './helpers/tmp'
 
@@ -126,22 +127,16 @@ type Run = { outcome: 'done' } | { outcome: 'killed'; pid: number; event: Event 
 function runChild(dbPath: string, dest: string, round: number, killAt: ((e: Event) => boolean) | null): Promise<Run> {
   return new Promise((resolve, reject) => {
     const p = spawn(process.execPath, [child, entry, dbPath, dest, String(round)], { stdio: ['pipe', 'pipe', 'inherit'] })
-    let buffered = ''
     let killedAt: Event | null = null
     p.stdin.on('error', reject)
-    p.stdout.on('data', (d) => {
-      buffered += d
-      for (let nl = buffered.indexOf('\n'); nl !== -1; nl = buffered.indexOf('\n')) {
-        const line = buffered.slice(0, nl)
-        buffered = buffered.slice(nl + 1)
-        if (line === 'done' || killedAt !== null) continue
-        const event = JSON.parse(line) as Event
-        if (killAt !== null && killAt(event)) {
-          killedAt = event
-          p.kill('SIGKILL')
-        } else {
-          p.stdin.write('\n')
-        }
+    eachLine(p.stdout, (line) => {
+      if (line === 'done' || killedAt !== null) return
+      const event = JSON.parse(line) as Event
+      if (killAt !== null && killAt(event)) {
+        killedAt = event
+        p.kill('SIGKILL')
+      } else {
+        p.stdin.write('\n')
       }
     })
     p.on('error', reject)
