@@ -27,12 +27,12 @@ const extensionBuild = (outdir: string, more: BuildOptions): BuildOptions => ({
   ...more,
 })
 
-beforeAll(() => {
+beforeAll(async () => {
   const tarballs = packed(work)
-  app = project(work, 'app', [tarballs.root, tarballs.platform])
+  app = await project(work, 'app', [tarballs.root, tarballs.platform])
   mkdirSync(join(app, 'src'))
   cpSync(join(__dirname, 'fixtures', 'bundlers', 'extension.ts'), join(app, 'src', 'extension.ts'))
-}, 180_000)
+})
 
 it("with external: ['stowage'], the bundle loads stowage and its binary from node_modules", () => {
   const dist = join(app, 'dist-external')

@@ -6,6 +6,7 @@ import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 
 import { openStore, type MetricName, type RunSeries, type Store } from '../index.js'
+import { rng } from '../stress/rng.js'
 import { sqlExec } from './helpers/sqlite'
 import { tempDir, thrown } from './helpers/tmp'
 
@@ -15,16 +16,6 @@ function storeIn(name: string): Store {
   const dir = join(root, `${name}-${++n}`)
   mkdirSync(dir, { recursive: true })
   return openStore(join(dir, 'runs.sqlite'))
-}
-
-/** Deterministic pseudo-random numbers (mulberry32). */
-function rng(seed: number) {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed)
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
 }
 
 /** Random metric rows: some NULLs, some repeated steps, written in shuffled chunks. */

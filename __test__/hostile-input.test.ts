@@ -40,17 +40,27 @@ describe('the typed-array path of insertMetric.batch', () => {
 })
 
 describe('sparse arrays', () => {
-  /** An array of length 2^32 − 1 with no items: cheap to make, billions of holes to read. */
+  /** Thrown by the first item of `huge()` arrays: reading any item is too late. */
+  const itemRead = new Error('an item was read before the length was checked')
+  /** An array of length 2^32 − 1 with no items but its first, which throws when read: cheap to
+   * make, billions of holes to read. A call that read its way through would hang, so the first
+   * item fails it at once instead. */
   const huge = (last?: unknown) => {
     const a: unknown[] = []
     a.length = 2 ** 32 - 1
+    Object.defineProperty(a, 0, {
+      get() {
+        throw itemRead
+      },
+      enumerable: true,
+    })
     if (last !== undefined) a[a.length - 1] = last
     return a
   }
 
   beforeAll(() => stowage.initStorage(join(root, 'default')))
 
-  it('longer than 2^27 items are a RangeError at once, for every array argument', () => {
+  it('longer than 2^27 items are a RangeError before any item is read, for every array argument', () => {
     const store = fresh()
     const t = store.training
     t.insertRun('r', 'p', 'n', null)
@@ -71,10 +81,8 @@ describe('sparse arrays', () => {
       ['openStore transitions', () => stowage.openStore(agents, { stores: ['agents'], agents: { transitions: { working: huge() as never } } })],
     ]
     for (const [name, call] of calls) {
-      const started = Date.now()
       const err = thrown(call)
       expect([name, err.constructor, err.code]).toEqual([name, RangeError, 'ERR_OUT_OF_RANGE'])
-      expect(Date.now() - started).toBeLessThan(1000)
     }
     expect(JSON.stringify([t.listRuns(), t.getRunRows('r'), t.getRunSubset('r')])).toBe(before)
     expect(existsSync(join(root, 'x.sqlite'))).toBe(false)
@@ -196,10 +204,8 @@ describe('the factories', () => {
       () => stowage.createRunStore(file, 5 as never),
       () => stowage.openSessionStore(root, [] as never),
     ]) {
-      const started = Date.now()
       const err = thrown(make)
       expect([err.constructor, err.code]).toEqual([TypeError, 'ERR_INVALID_ARG_TYPE'])
-      expect(Date.now() - started).toBeLessThan(500)
     }
     expect(existsSync(file)).toBe(false)
     const s = stowage.createSessionStore(file, { agents: { activeStates: ['working'] } })

@@ -23,12 +23,12 @@ function files(dir: string): string[] {
 let app: string
 let tarballs: Tarballs
 
-beforeAll(() => {
+beforeAll(async () => {
   tarballs = packed(work)
-  app = project(work, 'app', [tarballs.root, tarballs.platform])
+  app = await project(work, 'app', [tarballs.root, tarballs.platform])
   for (const f of readdirSync(fixtures)) copyFileSync(join(fixtures, f), join(app, f))
   mkdirSync(join(app, 'data'))
-}, 180_000)
+})
 
 it('installs offline without scripts, with this platform binary only', () => {
   const modules = join(app, 'node_modules')
@@ -70,8 +70,8 @@ it('type-checks extension code against the installed types with tsc --strict', (
   expect(r.status).toBe(0)
 })
 
-it('without the platform package, require throws ERR_NATIVE_BINDING_NOT_FOUND', () => {
-  const bare = project(work, 'bare', [tarballs.root])
+it('without the platform package, require throws ERR_NATIVE_BINDING_NOT_FOUND', async () => {
+  const bare = await project(work, 'bare', [tarballs.root])
   const r = run(process.execPath, ['-e', "try { require('stowage') } catch (e) { console.log(e.code + ' ' + e.platform) }"], bare)
   expect(r.stdout).toBe(`ERR_NATIVE_BINDING_NOT_FOUND ${platform}\n`)
 })

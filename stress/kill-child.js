@@ -1,6 +1,7 @@
 // Child process of the kill harness (stress/kill.js). It does one kind of work and writes one
 // line on stdout after each call returns (synchronously, so a line is out before the next call
-// starts); the parent SIGKILLs it at a random moment and checks the file against those lines.
+// starts); the parent SIGKILLs it (after a chosen line, at a chosen point of a migration, or at a
+// random moment of an export) and checks the file against those lines.
 //
 //   stream  <entry> <folder> <tag> <seed>  drop-in calls on the default store until killed:
 //                                          `m <step>` insertMetric, `l <n>` insertLog,

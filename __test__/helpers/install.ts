@@ -4,6 +4,8 @@ import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { expect } from 'vitest'
 
+import { run as runAsync } from './spawn'
+
 const { pack } = require('../../scripts/pack.js') as { pack: (out: string) => Tarballs }
 const { platformName } = require('../../native.js') as { platformName: () => string }
 
@@ -28,11 +30,12 @@ export function packed(work: string): Tarballs {
 
 /** A new project `<work>/<name>` with `tarballs` installed as a user's `npm install` would, offline
  * and without install scripts. */
-export function project(work: string, name: string, tarballs: string[]): string {
+export async function project(work: string, name: string, tarballs: string[]): Promise<string> {
   const dir = join(work, name)
   mkdirSync(dir)
   writeFileSync(join(dir, 'package.json'), JSON.stringify({ name, version: '1.0.0', private: true }))
-  const r = run('npm', ['install', '--ignore-scripts', '--offline', '--no-audit', '--no-fund', ...tarballs], dir)
+  const args = ['install', '--ignore-scripts', '--offline', '--no-audit', '--no-fund', ...tarballs]
+  const r = await runAsync('npm', args, { cwd: dir, env, shell: process.platform === 'win32' })
   expect(r.stderr.split('\n').filter((l) => l.includes('ERR'))).toEqual([])
   expect(r.status).toBe(0)
   return dir
