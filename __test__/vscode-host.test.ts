@@ -171,7 +171,7 @@ describe.skipIf(missing.length > 0 && !required)('the example extension in VS Co
     build = await buildExample('vscode-host-')
     const vsix = await build.packageVsix('linux-x64')
     prof = profile(join(build.scratch, 'profile'))
-    installed = installExtension(tools, prof, vsix, EXTENSION)
+    installed = await installExtension(tools, prof, vsix, EXTENSION)
     expect(readFileSync(join(installed, BINARY)).equals(readFileSync(build.binary))).toBe(true)
     server = await startServer(tools, prof)
     browser = await launchBrowser(tools, join(build.scratch, 'chromium'), prof.tmp)

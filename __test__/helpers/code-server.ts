@@ -1,6 +1,6 @@
 // VS Code's own server and extension host (code-server, installed by scripts/vscode-host-tools.js)
 // on 127.0.0.1, with a profile of its own, and the processes it starts.
-import { spawn, spawnSync } from 'node:child_process'
+import { spawn } from 'node:child_process'
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -139,9 +139,17 @@ function serverArgs(tools: Tools, p: Profile): string[] {
 }
 
 /** Installs `vsix` into the profile with the server's own CLI, offline. Returns the folder it
- * was installed in. */
-export function installExtension(tools: Tools, p: Profile, vsix: string, id: string): string {
-  const r = spawnSync(tools.node, [...serverArgs(tools, p), '--install-extension', vsix], { env: serverEnv(p), encoding: 'utf8', timeout: 120_000 })
+ * was installed in. Runs without blocking the thread (vitest's RPC must stay answered). */
+export async function installExtension(tools: Tools, p: Profile, vsix: string, id: string): Promise<string> {
+  const r = await new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve, reject) => {
+    const child = spawn(tools.node, [...serverArgs(tools, p), '--install-extension', vsix], { env: serverEnv(p), stdio: ['ignore', 'pipe', 'pipe'] })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', (d) => (stdout += d))
+    child.stderr.on('data', (d) => (stderr += d))
+    child.on('error', reject)
+    child.on('close', (status) => resolve({ status, stdout, stderr }))
+  })
   if (r.status !== 0 || !/was successfully installed/.test(r.stdout)) throw new Error(`code-server --install-extension failed (${r.status}):\n${r.stdout}\n${r.stderr}`)
   const installed = JSON.parse(readFileSync(join(p.extensions, 'extensions.json'), 'utf8')) as Array<{ identifier: { id: string }; location: { fsPath: string } }>
   const entry = installed.find((e) => e.identifier.id === id)
