@@ -77,6 +77,9 @@ pub enum Error {
     /// inside one.
     #[error("{0} cannot run inside transaction(fn); call it after the transaction ends")]
     TransactionOpen(&'static str),
+    /// A row the call names (a session, a message, ...) does not exist; nothing was changed.
+    #[error("{0}")]
+    NotFound(String),
 }
 
 /// Result alias used throughout stowage-core.
@@ -99,6 +102,7 @@ impl Error {
             Error::TransactionAborted => "ERR_TRANSACTION_ABORTED",
             Error::TransactionOpen(_) => "ERR_TRANSACTION_OPEN",
             Error::Cancelled => "ERR_CANCELLED",
+            Error::NotFound(_) => "ERR_NOT_FOUND",
         }
     }
 
