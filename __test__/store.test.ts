@@ -3,7 +3,7 @@ import { existsSync, mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 
-import { openStore, Store, TrainingStore } from '../index.js'
+import { knownStores, openStore, Store, TrainingStore } from '../index.js'
 import { sqlQuery } from './helpers/sqlite'
 import { tempDir, thrown } from './helpers/tmp'
 
@@ -86,5 +86,49 @@ describe('openStore', () => {
     expect(thrown(() => openStore(join(root, 'missing', 'folder', 'x.sqlite'))).code).toBe('SQLITE_CANTOPEN')
     mkdirSync(join(root, 'a-dir.sqlite'))
     expect(thrown(() => openStore(join(root, 'a-dir.sqlite'))).code).toMatch(/^SQLITE_CANTOPEN/)
+  })
+})
+
+describe('store.query and knownStores', () => {
+  it('runs one read-only statement with parameters, values as the stores return them', () => {
+    const s = openStore(join(root, 'query.sqlite'))
+    s.training.insertRun('r', 'p', 'n', [])
+    s.training.insertMetric('r', { step: 1, loss: 0.5 })
+    s.training.insertMetric('r', { step: 2, loss: null })
+    expect(s.query('SELECT step, loss FROM metrics WHERE run_id = ? ORDER BY step', ['r'])).toEqual([
+      { step: 1, loss: 0.5 },
+      { step: 2, loss: null },
+    ])
+    expect(s.query('SELECT ? AS big, ? AS t, ? AS b', [2n ** 60n, 'x', true])).toEqual([{ big: 2n ** 60n, t: 'x', b: 1 }])
+    expect(s.query('WITH x(v) AS (VALUES (1), (2)) SELECT sum(v) AS n FROM x')).toEqual([{ n: 3 }])
+    s.close()
+  })
+
+  it('refuses writes, several statements and wrong arguments before anything runs', () => {
+    const s = openStore(join(root, 'query-refused.sqlite'))
+    s.training.insertRun('r', 'p', 'n', [])
+    for (const sql of ['DELETE FROM runs', 'SELECT 1; DELETE FROM runs', 'WITH x AS (SELECT 1) DELETE FROM runs', 'PRAGMA journal_mode = DELETE', "ATTACH ':memory:' AS m"]) {
+      expect(thrown(() => s.query(sql)).code, sql).toBe('ERR_INVALID_ARG')
+    }
+    expect(thrown(() => s.query('SELECT ?', [])).code).toBe('ERR_INVALID_ARG')
+    expect(s.training.listRuns().map((r) => r.run_id)).toEqual(['r'])
+    const notSql = thrown(() => s.query(42 as never))
+    expect(notSql).toBeInstanceOf(TypeError)
+    expect(notSql.message).toMatch(/query: sql/)
+    const badParam = thrown(() => s.query('SELECT ?', [{}] as never))
+    expect(badParam).toBeInstanceOf(TypeError)
+    expect(badParam.message).toMatch(/params\[0\]/)
+    s.close()
+    expect(thrown(() => s.query('SELECT 1')).code).toBe('ERR_CLOSED')
+  })
+
+  it('knownStores lists every store with the tables it declares', () => {
+    const known = knownStores()
+    expect(known.map((k) => k.name)).toEqual(expect.arrayContaining(['training', 'agents']))
+    const s = openStore(join(root, 'known.sqlite'), { stores: ['agents'] })
+    const tables = s.query("SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name <> 'stowage_migrations'").map((r) => r.name)
+    expect([...known.find((k) => k.name === 'agents')!.tables].sort()).toEqual(tables.sort())
+    expect(known.find((k) => k.name === 'agents')!.version).toBe(s.info().schema.agents)
+    s.close()
   })
 })

@@ -323,6 +323,12 @@ impl Database {
         integrity(&self.conn, quick)
     }
 
+    /// One read-only statement (`SELECT`, `WITH`, `VALUES`, `EXPLAIN`) with positional
+    /// parameters, for tools that look into a file ([`Rows::query_read_only`]).
+    pub fn query(&self, sql: &str, params: &[rusqlite::types::Value]) -> Result<Rows> {
+        Rows::query_read_only(&self.conn, sql, params)
+    }
+
     /// Runs a WAL checkpoint in `mode` (`PASSIVE`, `FULL`, `RESTART` or `TRUNCATE`).
     pub fn checkpoint(&self, mode: CheckpointMode) -> Result<Checkpoint> {
         let sql = format!("PRAGMA wal_checkpoint({})", mode.keyword());
