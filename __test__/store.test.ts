@@ -1,5 +1,5 @@
 // openStore and the Store members: several files at once, maintenance, lifecycle and errors.
-import { existsSync, mkdirSync } from 'node:fs'
+import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 
@@ -130,5 +130,54 @@ describe('store.query and knownStores', () => {
     expect([...known.find((k) => k.name === 'agents')!.tables].sort()).toEqual(tables.sort())
     expect(known.find((k) => k.name === 'agents')!.version).toBe(s.info().schema.agents)
     s.close()
+  })
+})
+
+describe('openStore(path, { readOnly: true })', () => {
+  it('reads a closed file without writing to it or beside it, and refuses writes', () => {
+    const dir = join(root, 'read-only')
+    mkdirSync(dir)
+    const file = join(dir, 'runs.sqlite')
+    const w = openStore(file)
+    w.training.insertRun('r', 'p', 'n', [])
+    w.training.insertMetric('r', { step: 1, loss: 0.25 })
+    w.training.insertMetric('r', { step: 2, loss: 0.125 })
+    w.training.insertRun('unfolded', 'p', 'n', [])
+    w.training.insertMetric('unfolded', { step: 1, loss: 1 })
+    const series = w.training.getRunSeries('r', 'loss', { maxPoints: 10 })
+    expect(thrown(() => openStore(file, { readOnly: true })).code).toBe('ERR_READ_ONLY')
+    w.close()
+    const before = readFileSync(file)
+    const r = openStore(file, { readOnly: true })
+    expect(r.training.getRunRows('r').map((m) => m.loss)).toEqual([0.25, 0.125])
+    // A summary that holds every row is read as it is; one with rows to fold in needs a write.
+    expect(r.training.getRunSeries('r', 'loss', { maxPoints: 10 })).toEqual(series)
+    expect(thrown(() => r.training.getRunSeries('unfolded', 'loss', { maxPoints: 10 })).code).toBe('ERR_READ_ONLY')
+    expect(r.query('SELECT count(*) AS n FROM runs')).toEqual([{ n: 2 }])
+    expect(thrown(() => r.training.insertRun('x', 'p', 'n', [])).code).toBe('SQLITE_READONLY')
+    expect(thrown(() => r.transaction(() => r.training!.insertRun('y', 'p', 'n', []))).code).toBe('SQLITE_READONLY')
+    r.close()
+    expect(readFileSync(file).equals(before)).toBe(true)
+    expect(readdirSync(dir)).toEqual(['runs.sqlite'])
+  })
+
+  it('refuses a file that needs migrating, a missing file and a non-boolean', async () => {
+    const dir = join(root, 'read-only-refused')
+    mkdirSync(dir)
+    const bare = join(dir, 'bare.sqlite')
+    openStore(bare, { stores: [] }).close()
+    expect(thrown(() => openStore(bare, { readOnly: true })).code).toBe('ERR_READ_ONLY')
+    expect(thrown(() => openStore(join(dir, 'missing.sqlite'), { readOnly: true })).code).toBe('ENOENT')
+    expect(existsSync(join(dir, 'missing.sqlite'))).toBe(false)
+    const bad = thrown(() => openStore(bare, { readOnly: 'yes' as never }))
+    expect(bad).toBeInstanceOf(TypeError)
+    expect(bad.message).toMatch(/options\.readOnly/)
+    const s = openStore(join(dir, 'ro.sqlite'))
+    s.close()
+    const r = openStore(join(dir, 'ro.sqlite'), { readOnly: true })
+    await expect(r.vacuumAsync()).rejects.toMatchObject({ code: 'ERR_READ_ONLY' })
+    await expect(r.training!.exportBundleAsync(join(dir, 'b'))).rejects.toMatchObject({ code: 'ERR_READ_ONLY' })
+    expect(existsSync(join(dir, 'b'))).toBe(false)
+    r.close()
   })
 })

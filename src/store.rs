@@ -118,6 +118,13 @@ pub fn open_store(env: Env, path: Unknown<'_>, options: Unknown<'_>) -> Result<R
             .map(|m| AutoVacuum::from_name(&m))
             .transpose()
             .map_err(|e| js.core(e))?;
+        let read_only = js.get(o, "readOnly")?;
+        if !js.is_nullish(read_only)? {
+            if js.type_of(read_only)? != napi::sys::ValueType::napi_boolean {
+                return Err(js.type_error(at("options.readOnly"), "a boolean", read_only));
+            }
+            open.read_only = js.truthy(read_only)?;
+        }
     }
     let mut bindings = Vec::new();
     for name in &names {
@@ -241,7 +248,7 @@ impl Store {
     pub fn vacuum_async(&self, env: Env) -> Result<Raw> {
         let js = Js(env.raw());
         let args = self.handle.with(js, |db| {
-            Ok((db.path().to_path_buf(), db.auto_vacuum_option()))
+            Ok((db.job_path("vacuumAsync")?, db.auto_vacuum_option()))
         });
         let (path, mode) = match args {
             Ok(a) => a,

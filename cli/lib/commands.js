@@ -4,7 +4,7 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
-import { KNOWN, detectStores, existingFile, fileFacts, readStore, readStores, stowage, tablesOf, withCopy } from './files.js'
+import { KNOWN, detectStores, existingFile, fileFacts, readBare, readStore, readStores, stowage, tablesOf } from './files.js'
 import { CliError, csv, emit, formatBytes, formatNumber, formatTime, json, ndjson, progress, table } from './output.js'
 import { chartData, renderPng, renderSvg, renderTerm } from './plot.js'
 import { SESSION_STORES } from './stores/index.js'
@@ -177,25 +177,20 @@ function metricList(v, fallback) {
 async function info([file], values) {
   const abs = existingFile(file)
   const facts = fileFacts(abs)
-  const result = await withCopy(abs, (copy) => {
-    const store = stowage.openStore(copy, { stores: [] })
-    try {
-      const tables = tablesOf(store)
-      const hosted = detectStores(tables)
-      const ledger = tables.includes('stowage_migrations')
-        ? Object.fromEntries(store.query('SELECT store, max(version) AS v FROM stowage_migrations GROUP BY store').map((r) => [r.store, r.v]))
-        : {}
-      const stores = hosted.map((name) => {
-        const known = KNOWN.find((s) => s.name === name)
-        return { name, schemaVersion: ledger[name] ?? null, currentVersion: known.version, adopted: name in ledger }
-      })
-      const counts = tables.map((t) => ({ table: t, rows: Number(store.query(`SELECT count(*) AS n FROM "${t.replace(/"/g, '""')}"`)[0].n) }))
-      const out = { path: abs, stores, journalMode: facts.journalMode, fileBytes: facts.size, walBytes: facts.walSize, tables: counts }
-      if (values.check) out.quickCheck = store.integrityCheck({ quick: true })
-      return out
-    } finally {
-      store.close()
-    }
+  const result = await readBare(abs, (store) => {
+    const tables = tablesOf(store)
+    const hosted = detectStores(tables)
+    const ledger = tables.includes('stowage_migrations')
+      ? Object.fromEntries(store.query('SELECT store, max(version) AS v FROM stowage_migrations GROUP BY store').map((r) => [r.store, r.v]))
+      : {}
+    const stores = hosted.map((name) => {
+      const known = KNOWN.find((s) => s.name === name)
+      return { name, schemaVersion: ledger[name] ?? null, currentVersion: known.version, adopted: name in ledger }
+    })
+    const counts = tables.map((t) => ({ table: t, rows: Number(store.query(`SELECT count(*) AS n FROM "${t.replace(/"/g, '""')}"`)[0].n) }))
+    const out = { path: abs, stores, journalMode: facts.journalMode, fileBytes: facts.size, walBytes: facts.walSize, tables: counts }
+    if (values.check) out.quickCheck = store.integrityCheck({ quick: true })
+    return out
   })
   if (values.json) return emit(json(result))
   const lines = [
@@ -353,15 +348,7 @@ async function check([file], values) {
 
 /** Opens the file itself with the stores it holds, for a command that changes it. */
 function openForWrite(file, extra = []) {
-  const probe = withCopy(file, (copy) => {
-    const s = stowage.openStore(copy, { stores: [] })
-    try {
-      return detectStores(tablesOf(s))
-    } finally {
-      s.close()
-    }
-  })
-  return probe.then((names) => stowage.openStore(file, { stores: [...new Set([...names, ...extra])] }))
+  return readBare(file, (s) => detectStores(tablesOf(s))).then((names) => stowage.openStore(file, { stores: [...new Set([...names, ...extra])] }))
 }
 
 async function load([bundle, file]) {

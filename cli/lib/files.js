@@ -1,5 +1,6 @@
-// Opening store files for the CLI: read commands work on a private copy, so the file itself is
-// never modified, not even one that stowage would adopt or migrate on opening.
+// Opening store files for the CLI: read commands open the file read-only, or, when that cannot
+// work (another process has it open, or its stores need migrating first), a private copy, so the
+// file itself is never modified, not even one that stowage would adopt or migrate on opening.
 
 import fs from 'node:fs'
 import os from 'node:os'
@@ -107,17 +108,40 @@ export function detectStores(tables) {
     .map((s) => s.name)
 }
 
-/** Opens a private copy of `file` with every store it holds and runs `work(store, stores)`. */
+/**
+ * Runs `work(path, readOnly)` on the file itself opened read-only when it can be (no connection
+ * has it open, so there is no `-wal` beside it, and `work` needs no migration or write: nothing is
+ * copied, nothing written), and otherwise on a private copy ([`withCopy`]).
+ */
+async function readSafely(file, work) {
+  try {
+    return await work(file, true)
+  } catch (err) {
+    if (err?.code !== 'ERR_READ_ONLY' && err?.code !== 'SQLITE_READONLY') throw err
+  }
+  return withCopy(file, (copy) => work(copy, false))
+}
+
+/** Opens `path` (read-only or not) without any store, runs `work(store)`, closes it. */
+async function bare(path, readOnly, work) {
+  const store = stowage.openStore(path, { stores: [], readOnly })
+  try {
+    return await work(store)
+  } finally {
+    store.close()
+  }
+}
+
+/** Runs `work(store)` on the file as it is, opened without any store (its ledger unread). */
+export function readBare(file, work) {
+  return readSafely(existingFile(file), (path, readOnly) => bare(path, readOnly, work))
+}
+
+/** Runs `work(store, stores)` on the file opened with every store it holds, read-only. */
 export function readStores(file, work) {
-  return withCopy(existingFile(file), async (copy) => {
-    const probe = stowage.openStore(copy, { stores: [] })
-    let names
-    try {
-      names = detectStores(tablesOf(probe))
-    } finally {
-      probe.close()
-    }
-    const store = stowage.openStore(copy, { stores: names })
+  return readSafely(existingFile(file), async (path, readOnly) => {
+    const names = await bare(path, readOnly, (probe) => detectStores(tablesOf(probe)))
+    const store = stowage.openStore(path, { stores: names, readOnly })
     try {
       return await work(store, names)
     } finally {
