@@ -46,8 +46,10 @@ mod tests {
         db.training()?.insert_run("r", Some("p"), Some("n"), &[])?;
         let wal = dir.path().join("runs.sqlite-wal");
         assert!(wal.exists());
-        let mut ro = OpenOptions::default();
-        ro.read_only = true;
+        let ro = OpenOptions {
+            read_only: true,
+            ..OpenOptions::default()
+        };
         let busy = crate::Database::open(&path, &ro).unwrap_err();
         assert_eq!(busy.code(), "ERR_READ_ONLY");
         db.close()?;
