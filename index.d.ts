@@ -156,6 +156,12 @@ export interface OpenStoreOptions<S extends StoreName = StoreName> {
    * keeps its own until `vacuum()` rewrites it in this mode; `info().autoVacuum` says which is in
    * effect. */
   autoVacuum?: 'none' | 'full' | 'incremental'
+  /** Open an existing file only to read it: nothing is written to it or beside it (no `-wal` or
+   * `-shm` is created) and every write is `SQLITE_READONLY`. It needs a file no connection has
+   * open (no `-wal` or `-journal` beside it) whose stores are at this build's schema; otherwise
+   * the open is `ERR_READ_ONLY`, as is any job that needs a connection of its own (the `…Async`
+   * methods). A missing file is `ENOENT`. */
+  readOnly?: boolean
   /** The agents store's state machine; each part given replaces overstory's default. */
   agents?: AgentsOptions
 }
@@ -849,6 +855,14 @@ export declare class Store {
    */
   vacuumAsync(): Promise<VacuumResult>
   /**
+   * Runs one read-only statement (`SELECT`, `WITH`, `VALUES` or `EXPLAIN`) and returns its
+   * rows as plain objects, keys in column order, values as `getRunRows` returns them. `params`
+   * are its positional `?` values. A statement that would write, or text holding more than one
+   * statement, is `ERR_INVALID_ARG` before it runs. For tools that look into a file (the
+   * `stowage` CLI); the stores' own methods are the typed way in.
+   */
+  query(sql: string, params?: Array<null | boolean | number | bigint | string>): Array<Record<string, unknown>>
+  /**
    * Copies the WAL back into the database file. `mode`: `'PASSIVE'` (default), `'FULL'`,
    * `'RESTART'` or `'TRUNCATE'`.
    */
@@ -1062,6 +1076,22 @@ export interface ExportBundleResult {
   /** Bytes written. */
   bytes: number
 }
+
+/** A store this build implements, as `knownStores()` describes it. */
+export interface KnownStore {
+  /** The name `openStore(path, { stores })` takes. */
+  name: string
+  /** Every table the store's migrations create. */
+  tables: Array<string>
+  /** The newest schema version this build migrates the store to. */
+  version: number
+}
+
+/**
+ * The stores this build implements, in migration order, with the tables each owns: what
+ * tools use to tell which stores a file holds (the `stowage` CLI's `info`).
+ */
+export declare function knownStores(): Array<KnownStore>
 
 /** What `loadBundle` loaded. */
 export interface LoadBundleResult {

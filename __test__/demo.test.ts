@@ -1,6 +1,6 @@
 // The README's main job keeps working: the demo replays, exports, reloads and verifies.
 import { spawnSync } from 'node:child_process'
-import { mkdirSync, writeFileSync } from 'node:fs'
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { expect, it } from 'vitest'
 
@@ -16,6 +16,10 @@ it('runs a short session end to end and verifies the reloaded bundle', () => {
   expect(r.status).toBe(0)
   expect(r.stdout).toContain('all verified')
   expect(r.stdout).toContain('merge1 (parents: fork1, base)')
+  // It ends with the loss chart of its three runs, a PNG, and says where it is.
+  const chart = join(dir, 'loss.png')
+  expect(r.stdout).toMatch(new RegExp(`^chart +${chart.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`, 'm'))
+  expect(readFileSync(chart).subarray(1, 4).toString('latin1')).toBe('PNG')
   const again = spawnSync(process.execPath, [demo, '--dir', dir, '--steps', '60'], { encoding: 'utf8' })
   expect(again.status).toBe(0)
 })

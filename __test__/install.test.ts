@@ -75,3 +75,17 @@ it('without the platform package, require throws ERR_NATIVE_BINDING_NOT_FOUND', 
   const r = run(process.execPath, ['-e', "try { require('stowage') } catch (e) { console.log(e.code + ' ' + e.platform) }"], bare)
   expect(r.stdout).toBe(`ERR_NATIVE_BINDING_NOT_FOUND ${platform}\n`)
 })
+
+it('installs the CLI beside the library, which stays two packages', async () => {
+  const cli = await project(work, 'with-cli', [tarballs.root, tarballs.platform, tarballs.cli])
+  const modules = join(cli, 'node_modules')
+  const manifest = JSON.parse(readFileSync(join(modules, 'stowage-cli', 'package.json'), 'utf8'))
+  expect(manifest.dependencies.stowage).toBe(JSON.parse(readFileSync(join(repo, 'package.json'), 'utf8')).version)
+  expect(readdirSync(modules)).toEqual(expect.arrayContaining(['stowage', `stowage-${platform}`, 'stowage-cli', 'd3-scale', 'd3-shape', '@resvg']))
+  const file = join(cli, 'runs.sqlite')
+  const made = run(process.execPath, ['-e', `const s = require('stowage').openStore(${JSON.stringify(file)}); s.training.insertRun('r', 'p', 'n', null); s.close()`], cli)
+  expect(made.stderr).toBe('')
+  const r = run(join(modules, '.bin', 'stowage'), ['runs', file, '--json'], cli)
+  expect(r.stderr).toBe('')
+  expect(JSON.parse(r.stdout).map((x: { run: string }) => x.run)).toEqual(['r'])
+})

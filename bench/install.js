@@ -99,6 +99,9 @@ function main() {
     platform: { packed: fs.statSync(tarballs.platform).size, unpacked: tree(path.join(installed, platformPkg)).bytes },
   }
   result.stowage = stowage
+  // The CLI beside the library (its charting dependencies come from the npm cache).
+  result.cli = measure(o, 'stowage-cli', ['--ignore-scripts', '--offline', tarballs.root, tarballs.platform, tarballs.cli], "require('node:child_process').execFileSync(require('node:path').join('node_modules', '.bin', 'stowage'), ['help'])")
+  result.cli.packed = fs.statSync(tarballs.cli).size
 
   if (!o['skip-better-sqlite3']) {
     result.betterSqlite3 = {
@@ -121,10 +124,12 @@ function main() {
     '| install | median time (runs) | packages | files | bytes | on disk (du) |',
     '|---|---|---|---|---|---|',
     row('stowage (2 tarballs, offline, no scripts)', stowage),
+    row('stowage + stowage-cli (3 tarballs, offline, no scripts)', result.cli),
   ]
   if (result.betterSqlite3) lines.push(row(`better-sqlite3@${result.betterSqlite3.version} (build from source)`, result.betterSqlite3))
   lines.push('', `stowage tarballs: root ${stowage.tarballs.root.packed} B packed, ${stowage.tarballs.root.unpacked} B unpacked; ` +
-    `${platformPkg} ${stowage.tarballs.platform.packed} B packed, ${stowage.tarballs.platform.unpacked} B unpacked`)
+    `${platformPkg} ${stowage.tarballs.platform.packed} B packed, ${stowage.tarballs.platform.unpacked} B unpacked; ` +
+    `stowage-cli ${result.cli.packed} B packed`)
   if (result.devDependencies) {
     const d = result.devDependencies
     lines.push(`${DEV_DEPS.join(' ')} (no scripts): ${d.seconds.toFixed(1)} s, ${d.files} files, ${mb(d.bytes)} MB, ${(d.diskKiB / 1024).toFixed(1)} MiB on disk`)

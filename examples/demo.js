@@ -173,6 +173,10 @@ async function main() {
   const final = stowage.getFinalModel(session)
   if (!final || !final.ckpt_path.startsWith(loaded.dir) || !fs.existsSync(final.ckpt_path)) problems.push('final model path')
   const restoredPath = stowage.getDbPath()
+  // What `stowage plot <file> base fork1 merge1 --metric loss,val_loss --out loss.png` draws.
+  const { chartData, renderPng } = await import('../cli/lib/plot.js')
+  const chartFile = path.join(opts.dir, 'loss.png')
+  fs.writeFileSync(chartFile, await renderPng(chartData(stowage, ['base', 'fork1', 'merge1'], ['loss', 'val_loss'])))
   stowage.closeStorage({ retainFile: true })
 
   const runs = expected.runs.slice().reverse()
@@ -196,6 +200,9 @@ async function main() {
     `                trainer-checkpoints/               checkpoint files the "trainer" wrote`,
     `                onthefly_bundle/                   the exported bundle (bundle.json, runs.sqlite, checkpoints/, final_models/)`,
     `                restored-globalStorage/runs.sqlite the store rebuilt from the bundle`,
+    '',
+    `chart         ${chartFile}`,
+    `              loss and val_loss of the three runs, forks and merges marked (stowage plot)`,
   ]
   console.log(lines.join('\n'))
   if (problems.length) process.exit(1)

@@ -156,6 +156,12 @@ export interface OpenStoreOptions<S extends StoreName = StoreName> {
    * keeps its own until `vacuum()` rewrites it in this mode; `info().autoVacuum` says which is in
    * effect. */
   autoVacuum?: 'none' | 'full' | 'incremental'
+  /** Open an existing file only to read it: nothing is written to it or beside it (no `-wal` or
+   * `-shm` is created) and every write is `SQLITE_READONLY`. It needs a file no connection has
+   * open (no `-wal` or `-journal` beside it) whose stores are at this build's schema; otherwise
+   * the open is `ERR_READ_ONLY`, as is any job that needs a connection of its own (the `…Async`
+   * methods). A missing file is `ENOENT`. */
+  readOnly?: boolean
   /** The agents store's state machine; each part given replaces overstory's default. */
   agents?: AgentsOptions
 }

@@ -7,7 +7,9 @@
 //   node scripts/pack.js <out-dir> [--binary <file.node>]
 //
 // The binary is, in order: --binary, the release build in npm/<triple>/, the local build in the
-// repository root. Prints `{ "root": <tgz>, "platform": <tgz>, "binary": <file> }` as JSON.
+// repository root. Also packs the CLI, `stowage-cli` (cli/), with `stowage` of this version as
+// its dependency (added here: in the repository the CLI uses the checkout). Prints
+// `{ "root": <tgz>, "platform": <tgz>, "cli": <tgz>, "binary": <file> }` as JSON.
 
 const fs = require('node:fs')
 const path = require('node:path')
@@ -49,8 +51,15 @@ function main(argv) {
     fs.copyFileSync(path.join(repo, 'LICENSE'), path.join(platform, 'LICENSE'))
     fs.copyFileSync(binary, path.join(platform, binaryName))
 
+    const cli = path.join(staging, 'cli')
+    fs.cpSync(path.join(repo, 'cli'), cli, { recursive: true, filter: (f) => !f.includes('node_modules') })
+    fs.copyFileSync(path.join(repo, 'LICENSE'), path.join(cli, 'LICENSE'))
+    const cliPkg = JSON.parse(fs.readFileSync(path.join(cli, 'package.json'), 'utf8'))
+    cliPkg.dependencies = { ...cliPkg.dependencies, stowage: pkg.version }
+    fs.writeFileSync(path.join(cli, 'package.json'), JSON.stringify(cliPkg, null, 2) + '\n')
+
     const pack = (dir) => path.join(out, execFileSync('npm', ['pack', '--silent', '--pack-destination', out], { cwd: dir, encoding: 'utf8', shell: process.platform === 'win32' }).trim().split('\n').pop())
-    return { root: pack(root), platform: pack(platform), binary }
+    return { root: pack(root), platform: pack(platform), cli: pack(cli), binary }
   } finally {
     fs.rmSync(staging, { recursive: true, force: true })
   }

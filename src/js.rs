@@ -535,6 +535,37 @@ impl Js {
         })
     }
 
+    /// A statement parameter: `null`/`undefined`, a boolean (0 or 1), a number (INTEGER when
+    /// integral and exact, REAL otherwise), a BigInt within 64 bits, or a string.
+    pub fn sql_value(self, v: Val, at: At<'_>) -> Result<Value> {
+        use sys::ValueType as T;
+        match self.type_of(v)? {
+            T::napi_undefined | T::napi_null => Ok(Value::Null),
+            T::napi_boolean => Ok(Value::Integer(i64::from(self.truthy(v)?))),
+            T::napi_number => {
+                let x = self.read_f64(v)?;
+                Ok(if x.fract() == 0.0 && x.abs() <= MAX_SAFE as f64 {
+                    Value::Integer(x as i64)
+                } else {
+                    Value::Real(x)
+                })
+            }
+            T::napi_bigint => {
+                let (mut x, mut lossless) = (0i64, false);
+                self.check(unsafe {
+                    sys::napi_get_value_bigint_int64(self.0, v, &mut x, &mut lossless)
+                })?;
+                if lossless {
+                    Ok(Value::Integer(x))
+                } else {
+                    Err(self.range_error(at, "is a BigInt beyond 64 bits"))
+                }
+            }
+            T::napi_string => Ok(Value::Text(self.read_string(v)?)),
+            _ => Err(self.type_error(at, "null, a boolean, a number, a BigInt or a string", v)),
+        }
+    }
+
     /// An object (not `null`, not an array).
     pub fn object(self, v: Val, at: At<'_>) -> Result<Val> {
         if self.type_of(v)? == sys::ValueType::napi_object && !self.is_array(v)? {

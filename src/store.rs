@@ -118,6 +118,13 @@ pub fn open_store(env: Env, path: Unknown<'_>, options: Unknown<'_>) -> Result<R
             .map(|m| AutoVacuum::from_name(&m))
             .transpose()
             .map_err(|e| js.core(e))?;
+        let read_only = js.get(o, "readOnly")?;
+        if !js.is_nullish(read_only)? {
+            if js.type_of(read_only)? != napi::sys::ValueType::napi_boolean {
+                return Err(js.type_error(at("options.readOnly"), "a boolean", read_only));
+            }
+            open.read_only = js.truthy(read_only)?;
+        }
     }
     let mut bindings = Vec::new();
     for name in &names {
@@ -241,7 +248,7 @@ impl Store {
     pub fn vacuum_async(&self, env: Env) -> Result<Raw> {
         let js = Js(env.raw());
         let args = self.handle.with(js, |db| {
-            Ok((db.path().to_path_buf(), db.auto_vacuum_option()))
+            Ok((db.job_path("vacuumAsync")?, db.auto_vacuum_option()))
         });
         let (path, mode) = match args {
             Ok(a) => a,
@@ -255,6 +262,39 @@ impl Store {
             },
             |js, v| unsafe { VacuumResult::to_napi_value(js.0, VacuumResult::from(v)) },
         )
+    }
+
+    /// Runs one read-only statement (`SELECT`, `WITH`, `VALUES` or `EXPLAIN`) and returns its
+    /// rows as plain objects, keys in column order, values as `getRunRows` returns them. `params`
+    /// are its positional `?` values. A statement that would write, or text holding more than one
+    /// statement, is `ERR_INVALID_ARG` before it runs. For tools that look into a file (the
+    /// `stowage` CLI); the stores' own methods are the typed way in.
+    #[napi(
+        catch_unwind,
+        ts_args_type = "sql: string, params?: Array<null | boolean | number | bigint | string>",
+        ts_return_type = "Array<Record<string, unknown>>"
+    )]
+    pub fn query(&self, env: Env, sql: Unknown<'_>, params: Unknown<'_>) -> Result<Raw> {
+        let js = Js(env.raw());
+        let at = |arg| At { func: "query", arg };
+        let sql = js.str(sql.raw(), at("sql"))?;
+        let params = if js.is_nullish(params.raw())? {
+            Vec::new()
+        } else if js.is_array(params.raw())? {
+            js.map_items(params.raw(), at("params"), |i, v| {
+                js.sql_value(
+                    v,
+                    At {
+                        func: "query",
+                        arg: &format!("params[{i}]"),
+                    },
+                )
+            })?
+        } else {
+            return Err(js.type_error(at("params"), "an array", params.raw()));
+        };
+        let rows = self.handle.with(js, |db| db.query(&sql, &params))?;
+        js.rows(&rows).map(Raw)
     }
 
     /// Copies the WAL back into the database file. `mode`: `'PASSIVE'` (default), `'FULL'`,

@@ -2,6 +2,7 @@
 //! `openStore` reads its options and which members it adds to a `Store`. One line per store.
 
 use napi::bindgen_prelude::*;
+use napi_derive::napi;
 use stowage_core::engine::StoreConfig;
 use stowage_core::Error;
 
@@ -36,4 +37,29 @@ pub(crate) fn binding(store: &str) -> stowage_core::Result<&'static Binding> {
 /// A member object made from a `#[napi]` class instance.
 pub(crate) fn member<T: JavaScriptClassExt>(env: &Env, value: T) -> Result<Val> {
     Ok(value.into_instance(env)?.value)
+}
+
+/// A store this build implements, as `knownStores()` describes it.
+#[napi(object)]
+pub struct KnownStore {
+    /// The name `openStore(path, { stores })` takes.
+    pub name: String,
+    /// Every table the store's migrations create.
+    pub tables: Vec<String>,
+    /// The newest schema version this build migrates the store to.
+    pub version: u32,
+}
+
+/// The stores this build implements, in migration order, with the tables each owns: what
+/// tools use to tell which stores a file holds (the `stowage` CLI's `info`).
+#[napi]
+pub fn known_stores() -> Vec<KnownStore> {
+    stowage_core::stores::ALL
+        .iter()
+        .map(|s| KnownStore {
+            name: s.name().to_string(),
+            tables: s.tables().iter().map(|t| t.to_string()).collect(),
+            version: s.migrations().len() as u32,
+        })
+        .collect()
 }

@@ -9,7 +9,7 @@ import { run as runAsync } from './spawn'
 const { pack } = require('../../scripts/pack.js') as { pack: (out: string) => Tarballs }
 const { platformName } = require('../../native.js') as { platformName: () => string }
 
-export type Tarballs = { root: string; platform: string }
+export type Tarballs = { root: string; platform: string; cli: string }
 
 /** This machine's platform as the package names have it, e.g. `linux-x64-gnu`. */
 export const platform = platformName()
@@ -23,7 +23,7 @@ export function run(cmd: string, args: string[], cwd: string, opts: SpawnSyncOpt
   return { status: r.status, stdout: String(r.stdout), stderr: String(r.stderr) }
 }
 
-/** The root and platform tarballs, packed into `<work>/pkgs`. */
+/** The root, platform and CLI tarballs, packed into `<work>/pkgs`. */
 export function packed(work: string): Tarballs {
   return pack(join(work, 'pkgs'))
 }

@@ -456,7 +456,7 @@ impl AgentSessionStore {
             let on_progress = job::progress_option(js, f, options.raw())?;
             let db = self.handle.with(js, |db| {
                 db.agents()?;
-                Ok(db.path().to_path_buf())
+                db.job_path(f)
             })?;
             Ok((file, on_progress, db))
         });

@@ -36,7 +36,7 @@ impl TrainingStore {
     ) -> Result<ExportBundleResult> {
         let js = Js(env.raw());
         let (dir, opts, _) = export_args(js, "exportBundle", dir.raw(), options.raw(), false)?;
-        let db = self.open_path(js)?;
+        let db = self.open_path(js, "exportBundle")?;
         export(&db, Path::new(&dir), opts, &mut |_| Ok(()))
             .map(ExportBundleResult::from)
             .map_err(|e| js.core(e))
@@ -61,7 +61,7 @@ impl TrainingStore {
     ) -> Result<Raw> {
         let js = Js(env.raw());
         let args = export_args(js, "exportBundleAsync", dir.raw(), options.raw(), true)
-            .and_then(|args| Ok((args, self.open_path(js)?)));
+            .and_then(|args| Ok((args, self.open_path(js, "exportBundleAsync")?)));
         let ((dir, opts, on_progress), db) = match args {
             Ok(a) => a,
             Err(e) => return job::rejected(js, e),
@@ -119,7 +119,7 @@ impl TrainingStore {
             Ok((
                 dir,
                 job::progress_option(js, f, options.raw())?,
-                self.open_path(js)?,
+                self.open_path(js, f)?,
             ))
         });
         let (dir, on_progress, db) = match args {
@@ -138,10 +138,10 @@ impl TrainingStore {
 impl TrainingStore {
     /// The store's file, for work on a connection of its own; `ERR_CLOSED` after `close()`,
     /// `ERR_STORE_NOT_OPEN` when the file was opened without the training store.
-    fn open_path(&self, js: Js) -> Result<PathBuf> {
+    fn open_path(&self, js: Js, work: &str) -> Result<PathBuf> {
         self.handle.with(js, |db| {
             db.training()?;
-            Ok(db.path().to_path_buf())
+            db.job_path(work)
         })
     }
 }

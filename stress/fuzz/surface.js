@@ -239,6 +239,17 @@ const training = [
   },
 ]
 
+/** Statements for `query`: reads with and without a parameter, and ones it refuses. */
+const QUERIES = ['SELECT count(*) AS n FROM sqlite_schema', 'SELECT ? AS v', 'SELECT name FROM sqlite_schema WHERE name = ?', 'DELETE FROM runs', 'SELECT 1; SELECT 2', 'PRAGMA user_version = 7']
+/** A `query` parameter: null/undefined, a boolean, a number, a string, or a BigInt within 64 bits. */
+const sqlParam = {
+  check: (t) => {
+    if (nullish(t) || ['boolean', 'number', 'string'].includes(t.k)) return OK
+    if (t.k === 'bigint') return t.v >= -(2n ** 63n) && t.v < 2n ** 63n ? OK : RANGE
+    return TYPE
+  },
+}
+
 const store = [
   { name: 'transaction', params: [p('fn', { gen: (g) => g.txCallback(), check: (t) => (t.k === 'function' ? OK : TYPE) })] },
   { name: 'path', getter: true, params: [] },
@@ -250,6 +261,10 @@ const store = [
   { name: 'vacuumAsync', async: true, params: [] },
   { name: 'checkpoint', params: [p('mode', T.optStr(maybe(pick(['PASSIVE', 'FULL', 'RESTART', 'TRUNCATE']))))] },
   { name: 'backupTo', params: [p('path', T.path(path('backup')))] },
+  { name: 'query', params: [p('sql', T.str(pick(QUERIES))), p('params', T.optArrayOf(sqlParam, maybe((g) => {
+    const id = g.rng.pick(RUN_IDS)
+    return tag([id], JSON.stringify([id]), 'array', { items: [s(id)] })
+  })))] },
   { name: 'close', params: [] },
 ]
 
@@ -317,6 +332,7 @@ const moduleOnly = [
   { name: 'isReady', params: [] },
   { name: 'whenReady', async: true, params: [] },
   { name: 'getDbPath', params: [] },
+  { name: 'knownStores', params: [] },
   { name: 'checkpointNow', params: [] },
   { name: 'closeStorage', params: [p('opts', T.any(maybe((g) => g.v.fromFields({ retainFile: flag(g) }), 0.7)))] },
   {

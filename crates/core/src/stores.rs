@@ -39,6 +39,56 @@ mod tests {
     use crate::engine::adopt::shapes;
 
     #[test]
+    fn a_read_only_open_reads_a_closed_file_and_writes_nothing_to_it_or_beside_it() -> Result<()> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("runs.sqlite");
+        let db = crate::Database::open(&path, &OpenOptions::default())?;
+        db.training()?.insert_run("r", Some("p"), Some("n"), &[])?;
+        let wal = dir.path().join("runs.sqlite-wal");
+        assert!(wal.exists());
+        let ro = OpenOptions {
+            read_only: true,
+            ..OpenOptions::default()
+        };
+        let busy = crate::Database::open(&path, &ro).unwrap_err();
+        assert_eq!(busy.code(), "ERR_READ_ONLY");
+        db.close()?;
+        let bytes = std::fs::read(&path).unwrap();
+        let reader = crate::Database::open(&path, &ro)?;
+        assert!(reader.is_read_only());
+        assert_eq!(reader.training()?.list_runs()?.rows.len(), 1);
+        let refused = reader
+            .training()?
+            .insert_run("x", None, None, &[])
+            .unwrap_err();
+        assert_eq!(refused.code(), "SQLITE_READONLY");
+        assert_eq!(
+            reader.job_path("vacuumAsync").unwrap_err().code(),
+            "ERR_READ_ONLY"
+        );
+        assert!(!wal.exists() && !dir.path().join("runs.sqlite-shm").exists());
+        reader.close()?;
+        assert_eq!(std::fs::read(&path).unwrap(), bytes);
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+
+        let mut agents = OpenOptions::new([find("agents")?]);
+        agents.read_only = true;
+        let bare = dir.path().join("bare.sqlite");
+        crate::Database::open(&bare, &OpenOptions::new([]))?.close()?;
+        assert_eq!(
+            crate::Database::open(&bare, &agents).unwrap_err().code(),
+            "ERR_READ_ONLY"
+        );
+        let missing = dir.path().join("missing.sqlite");
+        assert_eq!(
+            crate::Database::open(&missing, &agents).unwrap_err().code(),
+            "ENOENT"
+        );
+        assert!(!missing.exists());
+        Ok(())
+    }
+
+    #[test]
     fn store_names_round_trip_and_unknown_ones_list_the_known() {
         for store in ALL {
             assert_eq!(find(store.name()).unwrap().name(), store.name());

@@ -77,6 +77,10 @@ pub enum Error {
     /// inside one.
     #[error("{0} cannot run inside transaction(fn); call it after the transaction ends")]
     TransactionOpen(&'static str),
+    /// The store was opened with `read_only` and the call needs to write (or the file needs a
+    /// migration or adoption that a read-only open cannot make); nothing was changed.
+    #[error("{0}")]
+    ReadOnly(String),
     /// A row the call names (a session, a message, ...) does not exist; nothing was changed.
     #[error("{0}")]
     NotFound(String),
@@ -103,6 +107,7 @@ impl Error {
             Error::TransactionOpen(_) => "ERR_TRANSACTION_OPEN",
             Error::Cancelled => "ERR_CANCELLED",
             Error::NotFound(_) => "ERR_NOT_FOUND",
+            Error::ReadOnly(_) => "ERR_READ_ONLY",
         }
     }
 

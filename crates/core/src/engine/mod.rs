@@ -38,6 +38,8 @@ pub struct OpenOptions {
     /// an existing file keeps its own until [`Database::vacuum`] rewrites it). `None`: SQLite's
     /// default, `NONE`.
     pub auto_vacuum: Option<AutoVacuum>,
+    /// Open an existing file without writing to it, or beside it ([`Database::open`]).
+    pub read_only: bool,
 }
 
 impl OpenOptions {
@@ -47,6 +49,7 @@ impl OpenOptions {
             stores: stores.into_iter().collect(),
             configs: Vec::new(),
             auto_vacuum: None,
+            read_only: false,
         }
     }
 
@@ -67,6 +70,7 @@ pub struct Database {
     stores: Vec<&'static dyn StoreDef>,
     configs: Vec<(&'static str, StoreConfig)>,
     auto_vacuum: Option<AutoVacuum>,
+    read_only: bool,
     /// Levels of [`Database::begin`] open now: 0 outside a transaction.
     depth: Cell<u32>,
 }
@@ -81,10 +85,25 @@ impl Database {
     /// A file written by the original systems is adopted in place; a file written by a newer
     /// stowage is refused with `ERR_SCHEMA_TOO_NEW` and left untouched. Two requested stores
     /// that own a table of the same name are `ERR_INVALID_ARG`, before any file is created.
+    ///
+    /// With [`OpenOptions::read_only`] the file is only read: nothing is written to it, no
+    /// `-wal` or `-shm` is created beside it, and every write is `SQLITE_READONLY`. That needs a
+    /// file that no connection has open (no `-wal` or `-journal` beside it, so the main file is
+    /// the whole database) and whose stores are at this build's schema; otherwise the open is
+    /// `ERR_READ_ONLY` (read a copy instead). A missing file is `ENOENT`.
     pub fn open(path: &Path, options: &OpenOptions) -> Result<Database> {
-        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
-            | OpenFlags::SQLITE_OPEN_CREATE
-            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        if options.read_only {
+            refuse_sidecars(path)?;
+        }
+        let flags = if options.read_only {
+            OpenFlags::SQLITE_OPEN_READ_ONLY
+                | OpenFlags::SQLITE_OPEN_URI
+                | OpenFlags::SQLITE_OPEN_NO_MUTEX
+        } else {
+            OpenFlags::SQLITE_OPEN_READ_WRITE
+                | OpenFlags::SQLITE_OPEN_CREATE
+                | OpenFlags::SQLITE_OPEN_NO_MUTEX
+        };
         let shown = path.display().to_string();
         let with_path = |e: Error| match e {
             Error::Sqlite { code, message } if !message.contains(&shown) => Error::Sqlite {
@@ -101,13 +120,22 @@ impl Database {
         }
         registry::refuse_overlap(&stores)?;
         refuse_non_database(path).map_err(with_path)?;
-        let conn = Connection::open_with_flags(path, flags).map_err(|e| with_path(e.into()))?;
+        let conn = if options.read_only {
+            // `immutable`: no locks and no -shm; true of a file no connection has open.
+            Connection::open_with_flags(immutable_uri(path), flags)
+        } else {
+            Connection::open_with_flags(path, flags)
+        }
+        .map_err(|e| with_path(e.into()))?;
         conn.busy_timeout(std::time::Duration::from_millis(BUSY_TIMEOUT_MS.into()))
             .map_err(|e| with_path(e.into()))?;
         // Read-only checks first: a file that is refused (not SQLite, too new, someone else's
         // tables) must not even get its journal mode changed.
         for store in &stores {
             store.check(&conn, path).map_err(with_path)?;
+        }
+        if options.read_only {
+            return Self::read_only(conn, path, stores, options);
         }
         if let Some(mode) = options.auto_vacuum {
             // Takes effect only while the file has no table yet; SQLite ignores it otherwise.
@@ -125,8 +153,64 @@ impl Database {
             stores,
             configs: options.configs.clone(),
             auto_vacuum: options.auto_vacuum,
+            read_only: false,
             depth: Cell::new(0),
         })
+    }
+
+    /// The rest of [`Database::open`] for a read-only open: every store must already be at this
+    /// build's schema, since nothing may be migrated.
+    fn read_only(
+        conn: Connection,
+        path: &Path,
+        stores: Vec<&'static dyn StoreDef>,
+        options: &OpenOptions,
+    ) -> Result<Database> {
+        for store in &stores {
+            let ledger = migrate::ledger_state(&conn, path, store.name(), store.migrations())?;
+            if !ledger.pending.is_empty() {
+                return Err(Error::ReadOnly(format!(
+                    "{}: the '{}' store of this file is at schema {} and needs migrating to {}, \
+                     which a read-only open cannot do; open it writable, or read a copy",
+                    path.display(),
+                    store.name(),
+                    ledger.applied,
+                    store.migrations().len()
+                )));
+            }
+        }
+        conn.set_prepared_statement_cache_capacity(64);
+        conn.execute_batch("PRAGMA query_only = ON; PRAGMA temp_store = MEMORY;")?;
+        let journal_mode: String = conn.query_row("PRAGMA journal_mode", [], |r| r.get(0))?;
+        Ok(Database {
+            conn,
+            path: path.to_path_buf(),
+            journal_mode: journal_mode.to_ascii_lowercase(),
+            stores,
+            configs: options.configs.clone(),
+            auto_vacuum: None,
+            read_only: true,
+            depth: Cell::new(0),
+        })
+    }
+
+    /// True when the file was opened with [`OpenOptions::read_only`].
+    pub fn is_read_only(&self) -> bool {
+        self.read_only
+    }
+
+    /// The file's path, for `work` on a connection of its own (an async job): refused for a
+    /// store in memory ([`in_a_file`]) and for a read-only store, whose file a second
+    /// connection would write beside.
+    pub fn job_path(&self, work: &str) -> Result<PathBuf> {
+        in_a_file(&self.path, work)?;
+        if self.read_only {
+            return Err(Error::ReadOnly(format!(
+                "{work} runs on a connection of its own, which a store opened read-only does not \
+                 allow"
+            )));
+        }
+        Ok(self.path.clone())
     }
 
     /// The underlying connection.
@@ -323,6 +407,12 @@ impl Database {
         integrity(&self.conn, quick)
     }
 
+    /// One read-only statement (`SELECT`, `WITH`, `VALUES`, `EXPLAIN`) with positional
+    /// parameters, for tools that look into a file ([`Rows::query_read_only`]).
+    pub fn query(&self, sql: &str, params: &[rusqlite::types::Value]) -> Result<Rows> {
+        Rows::query_read_only(&self.conn, sql, params)
+    }
+
     /// Runs a WAL checkpoint in `mode` (`PASSIVE`, `FULL`, `RESTART` or `TRUNCATE`).
     pub fn checkpoint(&self, mode: CheckpointMode) -> Result<Checkpoint> {
         let sql = format!("PRAGMA wal_checkpoint({})", mode.keyword());
@@ -426,6 +516,46 @@ pub fn connect(path: &Path, work: &str) -> Result<Connection> {
     conn.busy_timeout(std::time::Duration::from_millis(BUSY_TIMEOUT_MS.into()))?;
     configure(&conn)?;
     Ok(conn)
+}
+
+/// Refuses a read-only open of a file with a `-wal` or `-journal` beside it: some connection has
+/// it open (or crashed with it open), so the main file alone may not be the database.
+fn refuse_sidecars(path: &Path) -> Result<()> {
+    if let Err(e) = std::fs::metadata(path) {
+        return Err(Error::io("open", path, e));
+    }
+    for side in ["-wal", "-journal"] {
+        let mut name = path.as_os_str().to_owned();
+        name.push(side);
+        if Path::new(&name).exists() {
+            return Err(Error::ReadOnly(format!(
+                "{}: a read-only open reads the file alone, and it has a {side} beside it (a \
+                 connection has it open, or crashed with it open); open it writable, or read a copy",
+                path.display()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// `file:<path>?immutable=1`, with the characters a URI path cannot hold escaped.
+fn immutable_uri(path: &Path) -> String {
+    let abs = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let text = abs.to_string_lossy().replace('\\', "/");
+    let mut uri = String::from(if text.starts_with('/') {
+        "file:"
+    } else {
+        "file:/"
+    });
+    for b in text.as_bytes() {
+        match b {
+            b'%' | b'?' | b'#' => uri.push_str(&format!("%{b:02X}")),
+            b if b.is_ascii() && !b.is_ascii_control() => uri.push(*b as char),
+            b => uri.push_str(&format!("%{b:02X}")),
+        }
+    }
+    uri.push_str("?immutable=1");
+    uri
 }
 
 /// The first bytes of every SQLite database file.

@@ -8,7 +8,7 @@
 use rusqlite::types::{Value, ValueRef};
 use rusqlite::{Connection, Params, Statement};
 
-use super::Result;
+use super::{Error, Result};
 
 /// Largest integer an `f64` holds exactly.
 const MAX_SAFE: i64 = (1 << 53) - 1;
@@ -141,6 +141,39 @@ impl Rows {
         Self::collect(&mut stmt, params)
     }
 
+    /// Runs one read-only statement given as text (a `SELECT`, `WITH`, `VALUES` or `EXPLAIN`),
+    /// for tools that look into a file: anything else, and more than one statement, is
+    /// `ERR_INVALID_ARG` before it runs.
+    pub fn query_read_only(conn: &Connection, sql: &str, params: &[Value]) -> Result<Rows> {
+        let first = sql
+            .trim_start()
+            .split(|c: char| !c.is_ascii_alphabetic())
+            .next()
+            .unwrap_or("")
+            .to_ascii_uppercase();
+        let refuse = |why: &str| Err(Error::InvalidArg(format!("query: {why}")));
+        if !matches!(first.as_str(), "SELECT" | "WITH" | "VALUES" | "EXPLAIN") {
+            return refuse("only SELECT, WITH, VALUES and EXPLAIN statements are allowed");
+        }
+        let mut stmt = match conn.prepare(sql) {
+            Err(rusqlite::Error::MultipleStatement) => {
+                return refuse("the text holds more than one statement")
+            }
+            other => other?,
+        };
+        if !stmt.readonly() {
+            return refuse("the statement would write to the file");
+        }
+        if stmt.parameter_count() != params.len() {
+            return refuse(&format!(
+                "the statement has {} parameters, {} values were given",
+                stmt.parameter_count(),
+                params.len()
+            ));
+        }
+        Self::collect(&mut stmt, rusqlite::params_from_iter(params))
+    }
+
     fn collect<P: Params>(stmt: &mut Statement<'_>, params: P) -> Result<Rows> {
         // Names are read after the first step: a cached statement whose table changed since it
         // was prepared (`ALTER TABLE … ADD COLUMN`) is only re-prepared by SQLite when stepped.
@@ -216,6 +249,39 @@ pub fn owned(v: ValueRef<'_>) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn query_read_only_runs_reads_and_refuses_everything_else() -> Result<()> {
+        let conn = Connection::open_in_memory()?;
+        conn.execute_batch("CREATE TABLE t(n); INSERT INTO t VALUES (1), (2), (3);")?;
+        let rows = Rows::query_read_only(
+            &conn,
+            "  select n from t where n >= ? order by n",
+            &[Value::Integer(2)],
+        )?;
+        assert_eq!(
+            rows.iter().collect::<Vec<_>>(),
+            [[Value::Integer(2)], [Value::Integer(3)]]
+        );
+        let with = Rows::query_read_only(&conn, "WITH x AS (SELECT 7 AS v) SELECT v FROM x", &[])?;
+        assert_eq!(with.get(0, "v"), Some(Value::Integer(7)));
+        for sql in [
+            "DELETE FROM t",
+            "WITH x AS (SELECT 1) DELETE FROM t",
+            "SELECT 1; DELETE FROM t",
+            "PRAGMA journal_mode = DELETE",
+            "ATTACH ':memory:' AS other",
+            "BEGIN",
+        ] {
+            let err = Rows::query_read_only(&conn, sql, &[]).unwrap_err();
+            assert_eq!(err.code(), "ERR_INVALID_ARG", "{sql}");
+        }
+        let err = Rows::query_read_only(&conn, "SELECT ?", &[]).unwrap_err();
+        assert_eq!(err.code(), "ERR_INVALID_ARG");
+        let count: i64 = conn.query_row("SELECT count(*) FROM t", [], |r| r.get(0))?;
+        assert_eq!(count, 3);
+        Ok(())
+    }
 
     #[test]
     fn columns_take_the_cheapest_form_their_values_allow() -> Result<()> {

@@ -148,6 +148,19 @@ impl Training<'_> {
         if q.max_points == 0 {
             return Err(Error::InvalidArg("maxPoints must be at least 1".into()));
         }
+        if self.db.is_read_only() {
+            // The file cannot change under a read-only store (nobody has it open), so the
+            // summary can be read as it is, when it holds every row.
+            let c = self.conn();
+            if !is_current(c, run_id, metric)? {
+                return Err(Error::ReadOnly(format!(
+                    "getRunSeries: the summary of '{metric}' for run '{run_id}' has rows still to \
+                     fold in, which a store opened read-only cannot write; open the file writable \
+                     once, or read a copy"
+                )));
+            }
+            return query(c, run_id, metric, q);
+        }
         // One write transaction: the fold and the reads see the same rows.
         self.db.write(|c| {
             fold(c, run_id, metric)?;
@@ -156,26 +169,60 @@ impl Training<'_> {
     }
 }
 
-/// Folds into the summary the rows of the run added since the last fold (all of them the first
-/// time, or when the summary no longer matches the table).
-pub(crate) fn fold(c: &Connection, run_id: &str, metric: &'static str) -> Result<()> {
+/// Where the summary of a run's metric stands.
+enum Mark {
+    /// Never folded.
+    Absent,
+    /// Folded up to this rowid, which still holds the step it held then.
+    At(i64),
+    /// The row it was folded up to is gone or changed: the summary must be rebuilt.
+    Stale,
+}
+
+fn mark(c: &Connection, run_id: &str, metric: &'static str) -> Result<Mark> {
     let state: Option<(i64, Option<f64>)> = c
         .prepare_cached("SELECT watermark, mark_step FROM metric_series_state WHERE run_id = ?1 AND metric = ?2")?
         .query_row(params![run_id, metric], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()?;
-    let mut watermark = 0;
-    if let Some((w, mark)) = state {
-        let still: Option<Option<f64>> = c
-            .prepare_cached("SELECT step FROM metrics WHERE rowid = ?1 AND run_id = ?2")?
-            .query_row(params![w, run_id], |r| Ok(number(r.get_ref(0)?)))
-            .optional()?;
-        if still == Some(mark) {
-            watermark = w;
-        } else {
+    let Some((w, step)) = state else {
+        return Ok(Mark::Absent);
+    };
+    let still: Option<Option<f64>> = c
+        .prepare_cached("SELECT step FROM metrics WHERE rowid = ?1 AND run_id = ?2")?
+        .query_row(params![w, run_id], |r| Ok(number(r.get_ref(0)?)))
+        .optional()?;
+    Ok(if still == Some(step) {
+        Mark::At(w)
+    } else {
+        Mark::Stale
+    })
+}
+
+/// True when the summary holds every row of the run: [`fold`] would change nothing.
+fn is_current(c: &Connection, run_id: &str, metric: &'static str) -> Result<bool> {
+    let watermark = match mark(c, run_id, metric)? {
+        Mark::Stale => return Ok(false),
+        Mark::At(w) => w,
+        Mark::Absent => 0,
+    };
+    let newer: bool = c
+        .prepare_cached("SELECT EXISTS (SELECT 1 FROM metrics WHERE run_id = ?1 AND rowid > ?2)")?
+        .query_row(params![run_id, watermark], |r| r.get(0))?;
+    Ok(!newer)
+}
+
+/// Folds into the summary the rows of the run added since the last fold (all of them the first
+/// time, or when the summary no longer matches the table).
+pub(crate) fn fold(c: &Connection, run_id: &str, metric: &'static str) -> Result<()> {
+    let watermark = match mark(c, run_id, metric)? {
+        Mark::At(w) => w,
+        Mark::Absent => 0,
+        Mark::Stale => {
             c.prepare_cached("DELETE FROM metric_series_blocks WHERE run_id = ?1 AND metric = ?2")?
                 .execute(params![run_id, metric])?;
+            0
         }
-    }
+    };
     let mut base: HashMap<i64, Agg> = HashMap::new();
     let mut mark: Option<(i64, Option<f64>)> = None;
     {

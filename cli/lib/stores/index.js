@@ -1,0 +1,6 @@
+// The session stores the CLI knows, by store name. A store adds its `sessions`/`show` commands
+// (and `search`, and its legacy `imports`) with a module here and one line below.
+
+import * as agents from './agents.js'
+
+export const SESSION_STORES = { agents }
