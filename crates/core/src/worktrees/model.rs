@@ -232,6 +232,31 @@ impl ChatMessage {
     }
 }
 
+/// [`WorktreeSession::from_json`] of JSON text.
+impl std::str::FromStr for WorktreeSession {
+    type Err = FieldError;
+
+    fn from_str(text: &str) -> Result<Self, FieldError> {
+        WorktreeSession::from_json(&parse_text(text)?)
+    }
+}
+
+/// [`ChatMessage::from_json`] of JSON text.
+impl std::str::FromStr for ChatMessage {
+    type Err = FieldError;
+
+    fn from_str(text: &str) -> Result<Self, FieldError> {
+        ChatMessage::from_json(&parse_text(text)?)
+    }
+}
+
+fn parse_text(text: &str) -> Result<Json, FieldError> {
+    serde_json::from_str(text).map_err(|_| FieldError {
+        path: String::new(),
+        expected: "valid JSON",
+    })
+}
+
 /// A JSON value that is not the object expected: where (`instances[2].status`, empty for the
 /// value itself) and what it must be (`a string`).
 #[derive(Debug, Clone, PartialEq, Eq)]
