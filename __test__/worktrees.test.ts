@@ -415,3 +415,30 @@ describe('the JS surface', () => {
     expect(thrown(() => openStore(file(), { stores: ['agents', 'worktrees'] })).code).toBe('ERR_INVALID_ARG')
   })
 })
+
+describe('optimize() and integrityCheck() on a worktrees file', () => {
+  const churn = (store: Worktrees) => {
+    for (let i = 0; i < 20; i++) store.worktrees.createSession(WS, session(`big${i}`, { instances: [instance(0, { output: 'o'.repeat(100_000) })] }))
+    for (let i = 0; i < 20; i++) store.worktrees.deleteSession(WS, `big${i}`)
+  }
+
+  it('skips the incremental vacuum on a file in AIT42\'s auto_vacuum NONE, saying so', () => {
+    const store = open()
+    churn(store)
+    expect(store.integrityCheck()).toEqual(['ok'])
+    expect(store.optimize()).toEqual({ autoVacuum: 'none', incrementalVacuum: 'skipped', freedPages: 0 })
+    expect(store.info().freelistCount).toBeGreaterThan(100)
+    store.close()
+  })
+
+  it('runs it on a file created with autoVacuum: incremental, returning the free pages', () => {
+    const store = openStore(file(), { stores: ['worktrees'], autoVacuum: 'incremental' })
+    churn(store)
+    const r = store.optimize()
+    expect(r).toMatchObject({ autoVacuum: 'incremental', incrementalVacuum: 'ran' })
+    expect(r.freedPages).toBeGreaterThan(100)
+    expect(store.info().freelistCount).toBe(0)
+    expect(store.integrityCheck({ quick: true })).toEqual(['ok'])
+    store.close()
+  })
+})
