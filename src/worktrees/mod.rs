@@ -8,12 +8,12 @@ use std::path::PathBuf;
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 use stowage_core::worktrees::{
-    self, ChatMessage, LegacyWorkspaces, OrderBy, SessionQuery, WorktreeInstance, WorktreeSession,
-    Worktrees,
+    self, ChatMessage, LegacyWorkspaces, OrderBy, SessionQuery, Source, WorktreeInstance,
+    WorktreeSession, Worktrees,
 };
 
 use crate::handle::Handle;
-use crate::js::{At, Js, Kind, Raw, Val};
+use crate::js::{At, Js, Raw, Val};
 use crate::stores::{member, Binding};
 use crate::{import, job};
 
@@ -142,28 +142,85 @@ fn sessions_array(js: Js, list: &[WorktreeSession]) -> Result<Val> {
     js.array(list.iter().map(|s| session_object(js, s)))
 }
 
-/// A JS object read through its JSON (`JSON.stringify`, as AIT42's serde reads its objects) and
-/// `parse`d into a core object; a field of the wrong type is a `TypeError` naming its path.
-fn from_js<T: std::str::FromStr<Err = worktrees::FieldError>>(
+/// The fields of one object argument (`session`, `session.instances[2]`, ...), each read with
+/// its path for the `TypeError` of a wrong type.
+struct Input<'a> {
     js: Js,
-    v: Val,
-    at: At<'_>,
-) -> Result<T> {
-    js.object(v, at)?;
-    js.json_text(v, at)?
-        .parse()
-        .map_err(|e: worktrees::FieldError| {
-            let path = match e.path.as_str() {
-                "" => at.arg.to_string(),
-                p if p.starts_with('[') => format!("{}{p}", at.arg),
-                p => format!("{}.{p}", at.arg),
-            };
-            js.throw(
-                Kind::TypeError,
-                "ERR_INVALID_ARG_TYPE",
-                &format!("{}: {path} must be {}", at.func, e.expected),
-            )
+    o: Val,
+    func: &'a str,
+    path: String,
+}
+
+impl<'a> Input<'a> {
+    fn new(js: Js, v: Val, func: &'a str, path: String) -> Result<Self> {
+        let o = js.object(v, at(func, &path))?;
+        Ok(Input { js, o, func, path })
+    }
+
+    /// The value of `key`, and its path.
+    fn field(&self, key: &str) -> Result<(Val, String)> {
+        Ok((self.js.get(self.o, key)?, format!("{}.{key}", self.path)))
+    }
+}
+
+impl Source for Input<'_> {
+    type Error = napi::Error;
+
+    fn text(&self, key: &str) -> Result<String> {
+        let (v, path) = self.field(key)?;
+        self.js.str(v, at(self.func, &path))
+    }
+
+    fn opt_text(&self, key: &str) -> Result<Option<String>> {
+        let (v, path) = self.field(key)?;
+        self.js.opt_str(v, at(self.func, &path))
+    }
+
+    fn int(&self, key: &str) -> Result<i64> {
+        let (v, path) = self.field(key)?;
+        self.js
+            .opt_int(v, at(self.func, &path))?
+            .ok_or_else(|| self.js.type_error(at(self.func, &path), "an integer", v))
+    }
+
+    fn opt_int(&self, key: &str) -> Result<Option<i64>> {
+        let (v, path) = self.field(key)?;
+        self.js.opt_int(v, at(self.func, &path))
+    }
+
+    fn opt_bool(&self, key: &str) -> Result<Option<bool>> {
+        let (v, path) = self.field(key)?;
+        if self.js.is_nullish(v)? {
+            return Ok(None);
+        }
+        if self.js.type_of(v)? == napi::sys::ValueType::napi_boolean {
+            return self.js.truthy(v).map(Some);
+        }
+        Err(self
+            .js
+            .type_error(at(self.func, &path), "a boolean or null", v))
+    }
+
+    fn opt_texts(&self, key: &str) -> Result<Option<Vec<String>>> {
+        let (v, path) = self.field(key)?;
+        if self.js.is_nullish(v)? {
+            return Ok(None);
+        }
+        self.js.strings(v, at(self.func, &path)).map(Some)
+    }
+
+    fn list<T>(&self, key: &str, item: fn(Self) -> Result<T>) -> Result<Vec<T>> {
+        let (v, path) = self.field(key)?;
+        if self.js.is_nullish(v)? {
+            return Ok(Vec::new());
+        }
+        if !self.js.is_array(v)? {
+            return Err(self.js.type_error(at(self.func, &path), "an array", v));
+        }
+        self.js.map_items(v, at(self.func, &path), |i, x| {
+            item(Input::new(self.js, x, self.func, format!("{path}[{i}]"))?)
         })
+    }
 }
 
 impl WorktreeStore {
@@ -187,7 +244,7 @@ impl WorktreeStore {
         session: Unknown<'_>,
     ) -> Result<(String, WorktreeSession)> {
         let path = Self::string(js, workspace_path, f, "workspacePath")?;
-        let s = from_js::<WorktreeSession>(js, session.raw(), at(f, "session"))?;
+        let s = WorktreeSession::read(&Input::new(js, session.raw(), f, "session".into())?)?;
         Ok((path, s))
     }
 }
@@ -315,7 +372,7 @@ impl WorktreeStore {
         let js = Js(env.raw());
         let f = "addChatMessage";
         let id = Self::string(js, session_id, f, "sessionId")?;
-        let m = from_js::<ChatMessage>(js, message.raw(), at(f, "message"))?;
+        let m = ChatMessage::read(&Input::new(js, message.raw(), f, "message".into())?)?;
         self.run(js, |w| w.add_chat_message(&id, &m))
     }
 

@@ -41,7 +41,7 @@ use crate::engine::{Database, Error, Result, NOW_ISO};
 
 pub use hash::{normalized_path, workspace_hash};
 pub use import::{default_legacy_dir, LegacyWorkspaces};
-pub use model::{ChatMessage, FieldError, WorktreeInstance, WorktreeSession};
+pub use model::{ChatMessage, FieldError, Source, WorktreeInstance, WorktreeSession};
 
 /// The worktrees store of an open [`Database`].
 #[derive(Debug, Clone, Copy)]

@@ -127,7 +127,12 @@ impl WorktreeSession {
     /// `null` (`instances` and `chatHistory` then empty). The error names the offending key's
     /// path (`instances[2].status`) and what it must be.
     pub fn from_json(v: &Json) -> Result<Self, FieldError> {
-        let o = Fields::new(v, String::new())?;
+        Self::read(&Fields::new(v, String::new())?)
+    }
+
+    /// A session from the keys of `o` (AIT42's camelCase names), as [`Self::from_json`] reads
+    /// them.
+    pub fn read<S: Source>(o: &S) -> Result<Self, S::Error> {
         Ok(WorktreeSession {
             id: o.text("id")?,
             session_type: o.text("type")?,
@@ -145,8 +150,8 @@ impl WorktreeSession {
             total_files_changed: o.opt_int("totalFilesChanged")?,
             total_lines_added: o.opt_int("totalLinesAdded")?,
             total_lines_deleted: o.opt_int("totalLinesDeleted")?,
-            instances: o.list("instances", WorktreeInstance::from_fields)?,
-            chat_history: o.list("chatHistory", ChatMessage::from_fields)?,
+            instances: o.list("instances", |i| WorktreeInstance::read(&i))?,
+            chat_history: o.list("chatHistory", |m| ChatMessage::read(&m))?,
         })
     }
 }
@@ -177,10 +182,11 @@ impl WorktreeInstance {
     /// An instance from its JSON: `instanceId`, `worktreePath`, `branch`, `agentName`,
     /// `status` and `tmuxSessionId` are required.
     pub fn from_json(v: &Json) -> Result<Self, FieldError> {
-        Self::from_fields(Fields::new(v, String::new())?)
+        Self::read(&Fields::new(v, String::new())?)
     }
 
-    fn from_fields(o: Fields<'_>) -> Result<Self, FieldError> {
+    /// An instance from the keys of `o`.
+    pub fn read<S: Source>(o: &S) -> Result<Self, S::Error> {
         Ok(WorktreeInstance {
             instance_id: o.int("instanceId")?,
             session_id: o.opt_text("sessionId")?,
@@ -217,10 +223,11 @@ impl ChatMessage {
 
     /// A message from its JSON: `id`, `role`, `content` and `timestamp` are required.
     pub fn from_json(v: &Json) -> Result<Self, FieldError> {
-        Self::from_fields(Fields::new(v, String::new())?)
+        Self::read(&Fields::new(v, String::new())?)
     }
 
-    fn from_fields(o: Fields<'_>) -> Result<Self, FieldError> {
+    /// A message from the keys of `o`.
+    pub fn read<S: Source>(o: &S) -> Result<Self, S::Error> {
         Ok(ChatMessage {
             id: o.text("id")?,
             session_id: o.opt_text("sessionId")?,
@@ -255,6 +262,25 @@ fn parse_text(text: &str) -> Result<Json, FieldError> {
         path: String::new(),
         expected: "valid JSON",
     })
+}
+
+/// Where the objects' fields are read from: a JSON object ([`WorktreeSession::from_json`]), or a
+/// JS object in the Node binding. Each getter reads one key (missing and `null` alike for the
+/// optional ones) and fails with the source's error for a value of the wrong type.
+pub trait Source: Sized {
+    type Error;
+    fn text(&self, key: &str) -> Result<String, Self::Error>;
+    fn opt_text(&self, key: &str) -> Result<Option<String>, Self::Error>;
+    fn int(&self, key: &str) -> Result<i64, Self::Error>;
+    fn opt_int(&self, key: &str) -> Result<Option<i64>, Self::Error>;
+    fn opt_bool(&self, key: &str) -> Result<Option<bool>, Self::Error>;
+    fn opt_texts(&self, key: &str) -> Result<Option<Vec<String>>, Self::Error>;
+    /// The array `key` (empty when missing or `null`), each item read by `item`.
+    fn list<T>(
+        &self,
+        key: &str,
+        item: fn(Self) -> Result<T, Self::Error>,
+    ) -> Result<Vec<T>, Self::Error>;
 }
 
 /// A JSON value that is not the object expected: where (`instances[2].status`, empty for the
@@ -311,6 +337,10 @@ impl<'a> Fields<'a> {
     fn get(&self, key: &str) -> Option<&'a Json> {
         self.map.get(key).filter(|v| !v.is_null())
     }
+}
+
+impl<'a> Source for Fields<'a> {
+    type Error = FieldError;
 
     fn text(&self, key: &str) -> Result<String, FieldError> {
         match self.get(key) {
@@ -374,7 +404,7 @@ impl<'a> Fields<'a> {
     fn list<T>(
         &self,
         key: &str,
-        item: fn(Fields<'a>) -> Result<T, FieldError>,
+        item: fn(Self) -> Result<T, FieldError>,
     ) -> Result<Vec<T>, FieldError> {
         match self.get(key) {
             None => Ok(Vec::new()),
