@@ -839,4 +839,5 @@ module.exports.AgentRunStore = nativeBinding.AgentRunStore
 module.exports.AgentSessionStore = nativeBinding.AgentSessionStore
 module.exports.Store = nativeBinding.Store
 module.exports.TrainingStore = nativeBinding.TrainingStore
+module.exports.WorktreeStore = nativeBinding.WorktreeStore
 module.exports.knownStores = nativeBinding.knownStores

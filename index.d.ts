@@ -139,6 +139,8 @@ export interface StoreMembers {
   training: { readonly training: TrainingStore }
   /** overstory's `SessionStore` and `RunStore`. */
   agents: { readonly agents: AgentSessionStore; readonly agentRuns: AgentRunStore }
+  /** AIT42 Editor's worktree-session repository (`ait42-session`). */
+  worktrees: { readonly worktrees: WorktreeStore }
 }
 
 /** The name of a store this build implements. */
@@ -362,6 +364,135 @@ export declare function openSessionStore(
   overstoryDir: string,
   options?: { agents?: AgentsOptions },
 ): { store: SessionStore; migrated: boolean; imported: number; errors: LegacyImportReport['errors'] }
+
+/** AIT42's workspace hash of `path`: the first 16 hex digits of the SHA-256 of the canonical
+ * path, or (when the path does not exist) of the path without trailing `/`. It names AIT42's
+ * legacy JSON files (`<hash>.json`) and keys the workspace's rows. */
+export declare function workspaceHash(path: string): string
+
+/** The kind of a worktree session. */
+export type SessionType = 'competition' | 'ensemble' | 'debate'
+/** A worktree session's status. */
+export type SessionStatus = 'running' | 'completed' | 'failed' | 'paused'
+/** A worktree instance's status. */
+export type InstanceStatus = 'idle' | 'running' | 'completed' | 'failed' | 'paused' | 'archived'
+/** Who wrote a chat message. */
+export type ChatRole = 'user' | 'assistant' | 'system'
+
+/** AIT42's `WorktreeSession` as its serde model serialises it (keys in this order, unset
+ * optional fields `null`). Timestamps are text, returned exactly as stored. */
+export interface WorktreeSession {
+  id: string
+  type: SessionType
+  task: string
+  status: SessionStatus
+  createdAt: string
+  /** Set to now (RFC 3339, UTC, milliseconds) by `addChatMessage` and `updateInstanceStatus`. */
+  updatedAt: string
+  completedAt: string | null
+  model: string | null
+  timeoutSeconds: number | null
+  preserveWorktrees: boolean | null
+  /** The `instanceId` of a competition's winner. */
+  winnerId: number | null
+  /** The runtimes of a mixed session. */
+  runtimeMix: string[] | null
+  totalDuration: number | null
+  totalFilesChanged: number | null
+  totalLinesAdded: number | null
+  totalLinesDeleted: number | null
+  /** By `instanceId`. */
+  instances: WorktreeInstance[]
+  /** Chronological (by the instant each timestamp denotes). */
+  chatHistory: ChatMessage[]
+}
+
+/** AIT42's `WorktreeInstance`: one agent of a session in its own git worktree. */
+export interface WorktreeInstance {
+  /** Unique within the session, ≥ 0. */
+  instanceId: number
+  /** The session's id when read. */
+  sessionId: string | null
+  worktreePath: string
+  branch: string
+  agentName: string
+  status: InstanceStatus
+  tmuxSessionId: string
+  /** The agent's captured output (often beyond 100 KB). */
+  output: string | null
+  startTime: string | null
+  endTime: string | null
+  filesChanged: number | null
+  linesAdded: number | null
+  linesDeleted: number | null
+  runtime: string | null
+  model: string | null
+  runtimeLabel: string | null
+}
+
+/** AIT42's `ChatMessage`. */
+export interface ChatMessage {
+  /** Unique across all sessions. */
+  id: string
+  /** The session's id when read. */
+  sessionId: string | null
+  role: ChatRole
+  content: string
+  timestamp: string
+  /** The instance the message is about. */
+  instanceId: number | null
+}
+
+/** Fields of `T` that may be `null` are optional in an input. */
+type NullableOptional<T> = { [K in keyof T as null extends T[K] ? never : K]: T[K] } & {
+  [K in keyof T as null extends T[K] ? K : never]?: T[K]
+}
+
+/** What `createSession`/`updateSession` take: a {@link WorktreeSession} whose `null`able fields,
+ * `instances` and `chatHistory` may be left out. */
+export type WorktreeSessionInput = NullableOptional<Omit<WorktreeSession, 'instances' | 'chatHistory'>> & {
+  instances?: WorktreeInstanceInput[]
+  chatHistory?: ChatMessageInput[]
+}
+/** An instance of a {@link WorktreeSessionInput}; `sessionId` is ignored. */
+export type WorktreeInstanceInput = NullableOptional<WorktreeInstance>
+/** What `addChatMessage` takes; `sessionId` is ignored. */
+export type ChatMessageInput = NullableOptional<ChatMessage>
+
+/** The criteria of `listSessions`, combined with AND. */
+export interface SessionListQuery {
+  /** One workspace's sessions (all workspaces by default). */
+  workspacePath?: string
+  type?: SessionType
+  /** One status, or any of several. */
+  status?: SessionStatus | SessionStatus[]
+  /** Text in the task or the id (case-insensitive for ASCII; `%` and `_` are literal). */
+  search?: string
+  limit?: number
+  offset?: number
+  /** Newest first by update (default) or by creation. */
+  orderBy?: 'created' | 'updated'
+}
+
+/** What `store.worktrees.stats()` reports. */
+export interface WorktreeStats {
+  workspaces: number
+  sessions: number
+  instances: number
+  messages: number
+  /** Bytes of the database: pages × page size (the WAL not counted). */
+  fileSize: number
+  path: string
+}
+
+/** Options of `store.worktrees.importLegacyJson`. */
+export interface LegacyWorktreesImportOptions {
+  /** Workspace folders by hash, for the `workspaces` rows (else the hash stands in, as in
+   * AIT42's crate). */
+  workspaces?: Record<string, string>
+  /** Called as the import goes; if it throws, nothing is imported and that is rethrown. */
+  onProgress?: (progress: ImportProgress) => void
+}
 
 /** One metric row of `insertMetric`. Missing optional fields are stored as NULL. */
 export interface MetricInsertRow {
@@ -1037,6 +1168,95 @@ export declare class TrainingStore {
   upsertFinalModel(row: FinalModelRow): void
   /** The session's final model, or `null`. */
   getFinalModel(session_id: string): FinalModelRecord | null
+}
+
+/**
+ * AIT42 Editor's `SessionRepository` (`ait42-session`): sessions of a workspace folder with
+ * their worktree instances and chat messages. Every write is one transaction (joining
+ * `store.transaction` when one is open).
+ */
+export declare class WorktreeStore {
+  /**
+   * Creates `session` with its instances and chat messages in the workspace at
+   * `workspacePath`, in one transaction; the workspace's row gets the (canonical) path. The
+   * timestamps are stored as given; the children's `sessionId` is ignored. An existing id
+   * is `SQLITE_CONSTRAINT_PRIMARYKEY`, an unknown type or status `SQLITE_CONSTRAINT_CHECK`,
+   * two instances of one `instanceId` `SQLITE_CONSTRAINT_UNIQUE`; nothing is written then.
+   */
+  createSession(workspacePath: string, session: WorktreeSessionInput): void
+  /**
+   * Replaces the session of `session.id` in the workspace: its fields are set and its
+   * instances and messages replaced by `session`'s, in one transaction. Returns the session
+   * as stored. `ERR_NOT_FOUND` when the workspace has no session of that id; on any error
+   * nothing is changed.
+   */
+  updateSession(workspacePath: string, session: WorktreeSessionInput): WorktreeSession
+  /**
+   * The session `id` of the workspace with its instances (by `instanceId`) and messages
+   * (chronological), or `null` (also for another workspace's session).
+   */
+  getSession(workspacePath: string, id: string): WorktreeSession | null
+  /**
+   * Every session of the workspace, most recently updated first (by the instant the
+   * timestamps denote), with their children, loaded in three queries. `[]` for an unknown
+   * workspace.
+   */
+  getAllSessions(workspacePath: string): WorktreeSession[]
+  /**
+   * Deletes the session `id` of the workspace with its instances and messages.
+   * `ERR_NOT_FOUND` when the workspace has no such session.
+   */
+  deleteSession(workspacePath: string, id: string): void
+  /**
+   * Adds `message` to the session `sessionId` and sets the session's `updatedAt` to now
+   * (RFC 3339, UTC, milliseconds), in one transaction. A missing session is
+   * `SQLITE_CONSTRAINT_FOREIGNKEY`, an id any session already has
+   * `SQLITE_CONSTRAINT_PRIMARYKEY`.
+   */
+  addChatMessage(sessionId: string, message: ChatMessageInput): void
+  /**
+   * Sets the status of instance `instanceId` of the session `sessionId`, and the session's
+   * `updatedAt` to now (RFC 3339, UTC, milliseconds), in one transaction. `ERR_NOT_FOUND`
+   * when there is no such instance.
+   */
+  updateInstanceStatus(sessionId: string, instanceId: number, status: InstanceStatus): void
+  /**
+   * `{ workspaces, sessions, instances, messages, fileSize, path }`: row counts, the
+   * database's size in bytes (pages × page size, the WAL not counted) and its path
+   * (AIT42's `get_database_stats`).
+   */
+  stats(): WorktreeStats
+  /**
+   * Sessions matching every criterion given, with their children, newest first by
+   * `orderBy` (`'updated'` by default, or `'created'`): `workspacePath` (one workspace;
+   * all by default), `type`, `status` (one or several), `search` (text in the task or the
+   * id, `%` and `_` literal), `limit` and `offset`.
+   */
+  listSessions(query?: SessionListQuery): WorktreeSession[]
+  /**
+   * The number of sessions of each type, `{ competition, ensemble, debate }`, of every
+   * workspace or of the one at `workspacePath`.
+   */
+  countByType(workspacePath?: string): Record<SessionType, number>
+  /**
+   * Imports AIT42's legacy JSON files, every `<hash>.json` of `dir` (default
+   * `~/.ait42/sessions`), in one transaction (joining `store.transaction` when one is
+   * open); the files are only read. A session the store already has is skipped, so a second
+   * run imports nothing twice. `options.workspaces` maps a hash to its workspace folder, for
+   * the workspace's row (else the hash stands in, as in AIT42). Returns `{ migrated, counts,
+   * orphans, errors }`: rows written by table, and an entry per unusable file (`entry:
+   * null`) or session (`entry`: its position); the other sessions are imported.
+   * `options.onProgress(progress)` is called as the import goes; if it throws, nothing is
+   * imported and what it threw is rethrown.
+   */
+  importLegacyJson(dir?: string | null, options?: LegacyWorktreesImportOptions): ImportReport
+  /**
+   * `importLegacyJson` off the JS thread, on a connection of its own, in one transaction:
+   * writes made meanwhile through this store wait for it. `options.onProgress` is called on
+   * the JS thread; if it throws, nothing is imported and the promise rejects with what it
+   * threw. A store in memory is refused (`ERR_INVALID_ARG`).
+   */
+  importLegacyJsonAsync(dir?: string | null, options?: LegacyWorktreesImportOptions): Promise<ImportReport>
 }
 
 /** A file a bundle references that is not in it. */

@@ -3,17 +3,18 @@
 // with the library's, its charts parsed, its progress on a pseudo-terminal, and the guarantee that
 // read commands leave every file byte-identical.
 import { createHash } from 'node:crypto'
-import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { inflateSync, crc32 } from 'node:zlib'
 import { DOMParser } from '@xmldom/xmldom'
 import { beforeAll, describe, expect, it } from 'vitest'
 
-import { openStore } from '../index.js'
+import { openStore, workspaceHash } from '../index.js'
 import { OVERSTORY_LAYOUTS } from './helpers/overstory'
 import { sqlExec } from './helpers/sqlite'
 import { run } from './helpers/spawn'
 import { tempDir } from './helpers/tmp'
+import { session } from './helpers/worktrees'
 
 const CLI = join(__dirname, '..', 'cli', 'bin', 'stowage.js')
 const root = tempDir('stowage-cli-')
@@ -286,6 +287,29 @@ describe('stowage CLI: files other programs wrote', () => {
     expect(imp.stderr).toMatch(/adds overstory's legacy sessions.json/)
     const shown = JSON.parse((await stowage('show', target, 'lead-1', '--json')).stdout)
     expect(shown.capability).toBe('lead')
+  })
+})
+
+describe('stowage CLI: AIT42 worktree sessions', () => {
+  it('tells a worktrees file from an overstory one, and lists, shows, searches and imports its sessions', async () => {
+    const legacy = join(root, `ait42-${++n}`)
+    mkdirSync(legacy)
+    writeFileSync(join(legacy, `${workspaceHash('/w/editor')}.json`), JSON.stringify([session('s-ait', { task: 'refactor the parser' }), session('s-two', { task: 'write docs' })], null, 2))
+    const file = join(root, `worktrees-${n}.db`)
+    const imp = await stowage('import', 'ait42', legacy, file)
+    expect(imp.status, imp.stderr).toBe(0)
+    expect(JSON.parse(imp.stdout).counts.sessions).toBe(2)
+    const info = JSON.parse((await stowage('info', file, '--json')).stdout)
+    expect(info.stores.map((x: { name: string }) => x.name)).toEqual(['worktrees'])
+    const list = JSON.parse((await stowage('sessions', file, '--json')).stdout)
+    expect(list.worktrees.map((x: { id: string }) => x.id).sort()).toEqual(['s-ait', 's-two'])
+    const shown = JSON.parse((await stowage('show', file, 's-ait', '--json')).stdout)
+    expect(shown).toMatchObject({ id: 's-ait', task: 'refactor the parser' })
+    const found = JSON.parse((await stowage('search', file, 'parser', '--json')).stdout)
+    expect(found.worktrees.map((x: { id: string }) => x.id)).toEqual(['s-ait'])
+    // overstory's file keeps a `sessions` table too: it is still the agents store.
+    const overstory = JSON.parse((await stowage('info', overstoryFile(), '--json')).stdout)
+    expect(overstory.stores.map((x: { name: string }) => x.name)).toEqual(['agents'])
   })
 })
 

@@ -139,6 +139,8 @@ export interface StoreMembers {
   training: { readonly training: TrainingStore }
   /** overstory's `SessionStore` and `RunStore`. */
   agents: { readonly agents: AgentSessionStore; readonly agentRuns: AgentRunStore }
+  /** AIT42 Editor's worktree-session repository (`ait42-session`). */
+  worktrees: { readonly worktrees: WorktreeStore }
 }
 
 /** The name of a store this build implements. */
@@ -362,6 +364,135 @@ export declare function openSessionStore(
   overstoryDir: string,
   options?: { agents?: AgentsOptions },
 ): { store: SessionStore; migrated: boolean; imported: number; errors: LegacyImportReport['errors'] }
+
+/** AIT42's workspace hash of `path`: the first 16 hex digits of the SHA-256 of the canonical
+ * path, or (when the path does not exist) of the path without trailing `/`. It names AIT42's
+ * legacy JSON files (`<hash>.json`) and keys the workspace's rows. */
+export declare function workspaceHash(path: string): string
+
+/** The kind of a worktree session. */
+export type SessionType = 'competition' | 'ensemble' | 'debate'
+/** A worktree session's status. */
+export type SessionStatus = 'running' | 'completed' | 'failed' | 'paused'
+/** A worktree instance's status. */
+export type InstanceStatus = 'idle' | 'running' | 'completed' | 'failed' | 'paused' | 'archived'
+/** Who wrote a chat message. */
+export type ChatRole = 'user' | 'assistant' | 'system'
+
+/** AIT42's `WorktreeSession` as its serde model serialises it (keys in this order, unset
+ * optional fields `null`). Timestamps are text, returned exactly as stored. */
+export interface WorktreeSession {
+  id: string
+  type: SessionType
+  task: string
+  status: SessionStatus
+  createdAt: string
+  /** Set to now (RFC 3339, UTC, milliseconds) by `addChatMessage` and `updateInstanceStatus`. */
+  updatedAt: string
+  completedAt: string | null
+  model: string | null
+  timeoutSeconds: number | null
+  preserveWorktrees: boolean | null
+  /** The `instanceId` of a competition's winner. */
+  winnerId: number | null
+  /** The runtimes of a mixed session. */
+  runtimeMix: string[] | null
+  totalDuration: number | null
+  totalFilesChanged: number | null
+  totalLinesAdded: number | null
+  totalLinesDeleted: number | null
+  /** By `instanceId`. */
+  instances: WorktreeInstance[]
+  /** Chronological (by the instant each timestamp denotes). */
+  chatHistory: ChatMessage[]
+}
+
+/** AIT42's `WorktreeInstance`: one agent of a session in its own git worktree. */
+export interface WorktreeInstance {
+  /** Unique within the session, ≥ 0. */
+  instanceId: number
+  /** The session's id when read. */
+  sessionId: string | null
+  worktreePath: string
+  branch: string
+  agentName: string
+  status: InstanceStatus
+  tmuxSessionId: string
+  /** The agent's captured output (often beyond 100 KB). */
+  output: string | null
+  startTime: string | null
+  endTime: string | null
+  filesChanged: number | null
+  linesAdded: number | null
+  linesDeleted: number | null
+  runtime: string | null
+  model: string | null
+  runtimeLabel: string | null
+}
+
+/** AIT42's `ChatMessage`. */
+export interface ChatMessage {
+  /** Unique across all sessions. */
+  id: string
+  /** The session's id when read. */
+  sessionId: string | null
+  role: ChatRole
+  content: string
+  timestamp: string
+  /** The instance the message is about. */
+  instanceId: number | null
+}
+
+/** Fields of `T` that may be `null` are optional in an input. */
+type NullableOptional<T> = { [K in keyof T as null extends T[K] ? never : K]: T[K] } & {
+  [K in keyof T as null extends T[K] ? K : never]?: T[K]
+}
+
+/** What `createSession`/`updateSession` take: a {@link WorktreeSession} whose `null`able fields,
+ * `instances` and `chatHistory` may be left out. */
+export type WorktreeSessionInput = NullableOptional<Omit<WorktreeSession, 'instances' | 'chatHistory'>> & {
+  instances?: WorktreeInstanceInput[]
+  chatHistory?: ChatMessageInput[]
+}
+/** An instance of a {@link WorktreeSessionInput}; `sessionId` is ignored. */
+export type WorktreeInstanceInput = NullableOptional<WorktreeInstance>
+/** What `addChatMessage` takes; `sessionId` is ignored. */
+export type ChatMessageInput = NullableOptional<ChatMessage>
+
+/** The criteria of `listSessions`, combined with AND. */
+export interface SessionListQuery {
+  /** One workspace's sessions (all workspaces by default). */
+  workspacePath?: string
+  type?: SessionType
+  /** One status, or any of several. */
+  status?: SessionStatus | SessionStatus[]
+  /** Text in the task or the id (case-insensitive for ASCII; `%` and `_` are literal). */
+  search?: string
+  limit?: number
+  offset?: number
+  /** Newest first by update (default) or by creation. */
+  orderBy?: 'created' | 'updated'
+}
+
+/** What `store.worktrees.stats()` reports. */
+export interface WorktreeStats {
+  workspaces: number
+  sessions: number
+  instances: number
+  messages: number
+  /** Bytes of the database: pages × page size (the WAL not counted). */
+  fileSize: number
+  path: string
+}
+
+/** Options of `store.worktrees.importLegacyJson`. */
+export interface LegacyWorktreesImportOptions {
+  /** Workspace folders by hash, for the `workspaces` rows (else the hash stands in, as in
+   * AIT42's crate). */
+  workspaces?: Record<string, string>
+  /** Called as the import goes; if it throws, nothing is imported and that is rethrown. */
+  onProgress?: (progress: ImportProgress) => void
+}
 
 /** One metric row of `insertMetric`. Missing optional fields are stored as NULL. */
 export interface MetricInsertRow {

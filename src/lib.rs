@@ -13,3 +13,4 @@ mod rows;
 mod store;
 mod stores;
 mod training;
+mod worktrees;

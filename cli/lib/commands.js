@@ -4,7 +4,7 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
-import { KNOWN, detectStores, existingFile, fileFacts, readBare, readStore, readStores, stowage, tablesOf } from './files.js'
+import { KNOWN, detectStores, existingFile, fileFacts, ledgerStores, readBare, readStore, readStores, stowage, storesOf, tablesOf } from './files.js'
 import { CliError, csv, emit, formatBytes, formatNumber, formatTime, json, ndjson, progress, table } from './output.js'
 import { chartData, renderPng, renderSvg, renderTerm } from './plot.js'
 import { SESSION_STORES } from './stores/index.js'
@@ -179,7 +179,7 @@ async function info([file], values) {
   const facts = fileFacts(abs)
   const result = await readBare(abs, (store) => {
     const tables = tablesOf(store)
-    const hosted = detectStores(tables)
+    const hosted = detectStores(tables, ledgerStores(store, tables))
     const ledger = tables.includes('stowage_migrations')
       ? Object.fromEntries(store.query('SELECT store, max(version) AS v FROM stowage_migrations GROUP BY store').map((r) => [r.store, r.v]))
       : {}
@@ -348,7 +348,7 @@ async function check([file], values) {
 
 /** Opens the file itself with the stores it holds, for a command that changes it. */
 function openForWrite(file, extra = []) {
-  return readBare(file, (s) => detectStores(tablesOf(s))).then((names) => stowage.openStore(file, { stores: [...new Set([...names, ...extra])] }))
+  return readBare(file, storesOf).then((names) => stowage.openStore(file, { stores: [...new Set([...names, ...extra])] }))
 }
 
 async function load([bundle, file]) {

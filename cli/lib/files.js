@@ -92,20 +92,35 @@ export function tablesOf(store) {
 }
 
 /**
- * The known stores the file holds, from its tables: a store is there when one of the tables that
- * only it declares is (a file OnTheFly or overstory wrote has no ledger to ask). Of two stores
- * that declare a common table (training's and agents' `runs`), the one with more of its tables
- * present wins, since they cannot share a file.
+ * The known stores the file holds. The stores its stowage ledger names come first; the others
+ * are told from the tables (a file OnTheFly, overstory, AIT42 or etcode wrote has no ledger to
+ * ask): the store with the most of its tables present is taken, then the next that shares no
+ * present table with one taken, and so on, since stores that declare a common table (training's
+ * and agents' `runs`, agents' and worktrees' `sessions`) cannot share a file.
  */
-export function detectStores(tables) {
+export function detectStores(tables, ledger = []) {
   const have = new Set(tables.map((t) => t.toLowerCase()))
-  const owners = new Map()
-  for (const s of KNOWN) for (const t of s.tables) owners.set(t.toLowerCase(), (owners.get(t.toLowerCase()) ?? 0) + 1)
-  const present = (s) => s.tables.filter((t) => have.has(t.toLowerCase())).length
-  const found = KNOWN.filter((s) => s.tables.some((t) => owners.get(t.toLowerCase()) === 1 && have.has(t.toLowerCase())))
-  return found
-    .filter((s) => !found.some((o) => o !== s && o.tables.some((t) => s.tables.includes(t)) && present(o) > present(s)))
-    .map((s) => s.name)
+  const present = (s) => s.tables.filter((t) => have.has(t.toLowerCase())).map((t) => t.toLowerCase())
+  const taken = KNOWN.filter((s) => ledger.includes(s.name))
+  const candidates = KNOWN.filter((s) => !taken.includes(s) && present(s).length)
+    .map((s, order) => ({ s, order, n: present(s).length, share: present(s).length / s.tables.length }))
+    .sort((a, b) => b.n - a.n || b.share - a.share || a.order - b.order)
+  for (const { s } of candidates) {
+    if (!taken.some((t) => present(t).some((name) => present(s).includes(name)))) taken.push(s)
+  }
+  return KNOWN.filter((s) => taken.includes(s)).map((s) => s.name)
+}
+
+/** The stores a file's stowage ledger records (none for a file stowage never opened). */
+export function ledgerStores(store, tables) {
+  if (!tables.includes('stowage_migrations')) return []
+  return store.query('SELECT DISTINCT store FROM stowage_migrations').map((r) => r.store)
+}
+
+/** The stores of an open file, from its ledger and its tables. */
+export function storesOf(store) {
+  const tables = tablesOf(store)
+  return detectStores(tables, ledgerStores(store, tables))
 }
 
 /**
@@ -140,7 +155,7 @@ export function readBare(file, work) {
 /** Runs `work(store, stores)` on the file opened with every store it holds, read-only. */
 export function readStores(file, work) {
   return readSafely(existingFile(file), async (path, readOnly) => {
-    const names = await bare(path, readOnly, (probe) => detectStores(tablesOf(probe)))
+    const names = await bare(path, readOnly, storesOf)
     const store = stowage.openStore(path, { stores: names, readOnly })
     try {
       return await work(store, names)

@@ -84,7 +84,7 @@ function hostileManifests(rng, v) {
  */
 function createFixtures(root, rng, v, stowage) {
   const mk = (...p) => fs.mkdirSync(path.join(root, ...p), { recursive: true })
-  for (const d of ['db', 'agents', 'bundles', 'backups', 'legacy', 'ov/o0', 'ov/o1', 'ov/o2', 'default', 'ckpt', 'junk/dir.sqlite', 'fixtures']) mk(d)
+  for (const d of ['db', 'agents', 'bundles', 'backups', 'legacy', 'ov/o0', 'ov/o1', 'ov/o2', 'default', 'ckpt', 'junk/dir.sqlite', 'fixtures', 'worktrees', 'wtlegacy/d0', 'wtlegacy/d1', '.ait42/sessions']) mk(d)
   const write = (p, data) => fs.writeFileSync(path.join(root, p), data)
   write('junk/notadb.sqlite', Buffer.from(Array.from({ length: 4096 }, () => rng.int(256))))
   write('junk/empty.sqlite', '')
@@ -94,6 +94,12 @@ function createFixtures(root, rng, v, stowage) {
   for (let i = 0; i < 8; i++) write(`legacy/l${i}.json`, randomJson(rng, v))
   write('ov/o0/sessions.json', JSON.stringify([{ id: 's', agentName: 'a', capability: 'builder', worktreePath: '/w', branchName: 'b', beadId: 't', tmuxSession: 'x', state: 'working', pid: 1, startedAt: '2026-01-01T00:00:00.000Z', lastActivity: '2026-01-01T00:00:00.000Z' }]))
   write('ov/o1/sessions.json', randomJson(rng, v))
+  const wtSession = (id) => ({ id, type: 'ensemble', task: 't', status: 'completed', createdAt: '2025-01-13T10:00:00.000Z', updatedAt: '2025-01-13T10:00:00.000Z',
+    instances: [{ instanceId: 0, worktreePath: '/w', branch: 'b', agentName: 'a', status: 'completed', tmuxSessionId: 'x' }], chatHistory: [{ id: `${id}-m`, role: 'user', content: 'c', timestamp: 't' }] })
+  write('wtlegacy/d0/00000000000000a0.json', JSON.stringify([wtSession('ws0'), wtSession('legacy-1')], null, 2))
+  write('wtlegacy/d0/00000000000000a1.json', randomJson(rng, v))
+  write('wtlegacy/d1/00000000000000b0.json', JSON.stringify([wtSession('ws1'), { id: 'bad' }], null, 2))
+  write('.ait42/sessions/00000000000000c0.json', JSON.stringify([wtSession('legacy-home')]))
 
   const src = stowage.openStore(path.join(root, 'fixtures/src.sqlite'))
   const t = src.training

@@ -1,7 +1,7 @@
 'use strict'
 // Every function of stowage's JS surface with the types of its parameters. `on` names what the
 // function is called on: `module` (the package exports), `Store`, `TrainingStore`,
-// `AgentSessionStore`, `AgentRunStore` (instances), or the objects the factories return
+// `AgentSessionStore`, `AgentRunStore`, `WorktreeStore` (instances), or the objects the factories return
 // (`SessionStore`, `RunStore`, which have the methods of the agents classes plus `close`).
 // `kind` says how a module-level function behaves before `initStorage`: a `write` throws
 // ERR_NOT_READY, a `read` returns the original's empty answer.
@@ -132,11 +132,13 @@ const agentsOptionFields = {
 agentsOptionFields.transitions.check = (t) => {
   if (nullish(t)) return OK
   if (!isObject(t)) return TYPE
+  // A typed array's own enumerable fields are its elements, numbers: not arrays of strings.
+  if (t.k === 'typed') return t.len > 0 ? TYPE : OK
   return Object.values(t.f || {}).reduce((acc, v) => acc | check(T.arrayOf(T.str()), v), OK)
 }
 const agentsOption = T.optObj(agentsOptionFields, maybe(fieldsGen(agentsOptionFields), 0.3))
 /** A store name: another string is ERR_INVALID_ARG (checked item by item with the types). */
-const storeName = { check: (t) => (t.k !== 'string' ? TYPE : ['training', 'agents'].includes(t.v) ? OK : INVALID) }
+const storeName = { check: (t) => (t.k !== 'string' ? TYPE : ['training', 'agents', 'worktrees'].includes(t.v) ? OK : INVALID) }
 const autoVacuum = { gen: maybe(pick(['none', 'full', 'incremental']), 0.2), check: (t) => (nullish(t) ? OK : t.k !== 'string' ? TYPE : ['none', 'full', 'incremental'].includes(t.v.toLowerCase()) ? OK : INVALID) }
 /** `openStore`'s options: a store's own options (`agents`) are read only when it is requested. */
 const storeOptions = (() => {
@@ -160,7 +162,8 @@ const factoryOptions = {
   check: (t) => {
     if (nullish(t)) return OK
     if (!isObject(t)) return TYPE
-    return t.k === 'object' ? check(agentsOption, t.f.agents || undef()) : OK
+    // Any object's own `agents` field is read (a class instance's too, not only a plain object's).
+    return t.f ? check(agentsOption, t.f.agents || undef()) : OK
   },
 }
 
@@ -297,6 +300,93 @@ const agentRuns = [
   { name: 'completeRun', params: [p('runId', T.str(pick(['ar0', 'ar1', 'ar2']))), p('status', T.str(pick(['completed', 'failed', 'active'])))] },
 ]
 
+const WORKSPACES = ['/w/editor', '/w/other', '', '/']
+const WT_SESSIONS = ['ws0', 'ws1', 'ws2']
+const workspacePath = pick(WORKSPACES)
+const wtSessionId = pick(WT_SESSIONS)
+const optBoolean = (gen) => ({ gen, check: (t) => (nullish(t) || t.k === 'boolean' ? OK : TYPE) })
+const wtInstance = {
+  instanceId: T.int(smallInt, true),
+  sessionId: T.optStr(maybe(wtSessionId, 0.2)),
+  worktreePath: T.str(text),
+  branch: T.str(text),
+  agentName: T.str(pick(['claude', 'codex'])),
+  status: T.str(pick(['idle', 'running', 'completed', 'failed', 'paused', 'archived', 'odd'])),
+  tmuxSessionId: T.str(text),
+  output: T.optStr(orNull(text, 0.5)),
+  startTime: T.optStr(maybe(iso)),
+  endTime: T.optStr(maybe(iso)),
+  filesChanged: T.int(maybe(smallInt)),
+  linesAdded: T.int(maybe(smallInt)),
+  linesDeleted: T.int(maybe(smallInt)),
+  runtime: T.optStr(maybe(pick(['claude', 'codex']))),
+  model: T.optStr(maybe(text)),
+  runtimeLabel: T.optStr(maybe(text)),
+}
+const wtMessage = {
+  id: T.str((g) => s(`wm-${g.rng.int(20)}`)),
+  sessionId: T.optStr(maybe(wtSessionId, 0.2)),
+  role: T.str(pick(['user', 'assistant', 'system', 'robot'])),
+  content: T.str(text),
+  timestamp: T.str(iso),
+  instanceId: T.int(maybe(smallInt)),
+}
+const wtInstanceType = T.obj(wtInstance, fieldsGen(wtInstance, ['instanceId', 'worktreePath', 'branch', 'agentName', 'status', 'tmuxSessionId']))
+const wtMessageType = T.obj(wtMessage, fieldsGen(wtMessage, ['id', 'role', 'content', 'timestamp']))
+const wtSession = {
+  id: T.str(wtSessionId),
+  type: T.str(pick(['competition', 'ensemble', 'debate', 'duel'])),
+  task: T.str(text),
+  status: T.str(pick(['running', 'completed', 'failed', 'paused'])),
+  createdAt: T.str(iso),
+  updatedAt: T.str(iso),
+  completedAt: T.optStr(maybe(iso)),
+  model: T.optStr(maybe(text)),
+  timeoutSeconds: T.int(maybe(smallInt)),
+  preserveWorktrees: optBoolean(maybe(flag)),
+  winnerId: T.int(maybe(smallInt)),
+  runtimeMix: T.optArrayOf(T.str(), maybe(arrayGen(pick(['claude', 'codex']), 2))),
+  totalDuration: T.int(maybe(smallInt)),
+  totalFilesChanged: T.int(maybe(smallInt)),
+  totalLinesAdded: T.int(maybe(smallInt)),
+  totalLinesDeleted: T.int(maybe(smallInt)),
+  instances: T.optArrayOf(wtInstanceType, maybe(arrayGen((g) => wtInstanceType.gen(g), 3))),
+  chatHistory: T.optArrayOf(wtMessageType, maybe(arrayGen((g) => wtMessageType.gen(g), 3))),
+}
+const wtSessionType = T.obj(wtSession, fieldsGen(wtSession, ['id', 'type', 'task', 'status', 'createdAt', 'updatedAt']))
+const listQuery = {
+  workspacePath: T.optStr(maybe(workspacePath)),
+  type: T.optStr(maybe(pick(['competition', 'ensemble', 'debate']))),
+  status: { gen: maybe((g) => (g.rng.chance(0.5) ? pick(['running', 'paused'])(g) : arrayGen(pick(['running', 'failed']), 2)(g))), check: (t) => (nullish(t) || t.k === 'string' ? OK : t.k === 'array' ? arrayItems(t, T.str()) : TYPE) },
+  search: T.optStr(maybe(text)),
+  limit: T.int(maybe(smallInt)),
+  offset: T.int(maybe(smallInt)),
+  orderBy: { gen: maybe(pick(['created', 'updated'])), check: (t) => (nullish(t) ? OK : t.k !== 'string' ? TYPE : ['created', 'updated'].includes(t.v) ? OK : TYPE) },
+}
+/** `importLegacyJson`'s options: `workspaces` maps hashes to paths (every value a string). */
+const wtImportFields = {
+  workspaces: {
+    gen: maybe((g) => g.v.fromFields({ '00000000000000a0': s('/w/editor') })),
+    // Every enumerable key is read, a typed array's indices too.
+    check: (t) => (nullish(t) ? OK : !isObject(t) ? TYPE : t.k === 'typed' && t.len > 0 ? TYPE : Object.values(t.f || {}).reduce((acc, v) => acc | check(T.str(), v), OK)),
+  },
+  onProgress: progress,
+}
+const worktrees = [
+  { name: 'createSession', params: [p('workspacePath', T.str(workspacePath)), p('session', wtSessionType)] },
+  { name: 'updateSession', params: [p('workspacePath', T.str(workspacePath)), p('session', wtSessionType)] },
+  { name: 'getSession', params: [p('workspacePath', T.str(workspacePath)), p('id', T.str(wtSessionId))] },
+  { name: 'getAllSessions', params: [p('workspacePath', T.str(workspacePath))] },
+  { name: 'deleteSession', params: [p('workspacePath', T.str(workspacePath)), p('id', T.str(wtSessionId))] },
+  { name: 'addChatMessage', params: [p('sessionId', T.str(wtSessionId)), p('message', wtMessageType)] },
+  { name: 'updateInstanceStatus', params: [p('sessionId', T.str(wtSessionId)), p('instanceId', T.int(smallInt, true)), p('status', T.str(pick(['idle', 'completed', 'odd'])))] },
+  { name: 'stats', params: [] },
+  { name: 'listSessions', params: [p('query', T.optObj(listQuery, maybe(fieldsGen(listQuery), 0.8)))] },
+  { name: 'countByType', params: [p('workspacePath', T.optStr(maybe(workspacePath)))] },
+  { name: 'importLegacyJson', params: [p('dir', { gen: path('legacyDir'), check: (t) => (nullish(t) ? OK : T.path().check(t)) }), p('options', T.optObj(wtImportFields, maybe(fieldsGen(wtImportFields))))] },
+  { name: 'importLegacyJsonAsync', async: true, params: [p('dir', { gen: path('legacyDir'), check: (t) => (nullish(t) ? OK : T.path().check(t)) }), p('options', T.optObj(wtImportFields, maybe(fieldsGen(wtImportFields))))] },
+]
+
 /** `syncToMlflow`'s options: a server on a loopback port where nothing listens (the discard
  * port), so a push fails at once with ERR_MLFLOW_UNREACHABLE after at most one quick retry. */
 const optBool = (gen) => ({ gen, check: (t) => (nullish(t) || t.k === 'boolean' ? OK : TYPE) })
@@ -340,8 +430,9 @@ const moduleOnly = [
     params: [p('path', T.path()), p('options', storeOptions)],
     // A path of a file of the kind the options ask for (and now and then of the other kind).
     genArgs: (g) => {
-      const kind = g.rng.chance(0.7) ? 'training' : 'agents'
-      const file = g.path(g.rng.chance(0.9) === (kind === 'agents') ? 'agentsDb' : 'trainingDb')
+      const kind = g.rng.weighted([[6, 'training'], [2, 'agents'], [2, 'worktrees']])
+      const own = { training: 'trainingDb', agents: 'agentsDb', worktrees: 'worktreesDb' }[kind]
+      const file = g.path(g.rng.chance(0.9) ? own : g.rng.pick(['trainingDb', 'agentsDb', 'worktreesDb']))
       const opts = kind === 'training' && g.rng.chance(0.5) ? undef() : g.v.fromFields({ stores: tag([kind], `['${kind}']`, 'array', { items: [s(kind)] }), ...(kind === 'agents' && g.rng.chance(0.3) ? { agents: agentsOption.gen(g) } : {}), ...(g.rng.chance(0.2) ? { autoVacuum: autoVacuum.gen(g) } : {}) })
       return [file, opts]
     },
@@ -349,6 +440,7 @@ const moduleOnly = [
   { name: 'createSessionStore', params: [p('dbPath', T.path(path('agentsDb'))), p('options', factoryOptions)] },
   { name: 'createRunStore', params: [p('dbPath', T.path(path('agentsDb'))), p('options', factoryOptions)] },
   { name: 'openSessionStore', params: [p('overstoryDir', T.path(path('overstory'))), p('options', factoryOptions)] },
+  { name: 'workspaceHash', params: [p('path', T.str(workspacePath))] },
 ]
 /** The drop-in functions: the training methods on the default store (the hidden block method aside). */
 const moduleTraining = training
@@ -370,10 +462,11 @@ const SURFACE = [
   ...store.map((op) => ({ ...op, on: 'Store' })),
   ...agents.map((op) => ({ ...op, on: 'AgentSessionStore' })),
   ...agentRuns.map((op) => ({ ...op, on: 'AgentRunStore' })),
+  ...worktrees.map((op) => ({ ...op, on: 'WorktreeStore' })),
   ...agents.map((op) => ({ ...op, on: 'SessionStore' })),
   ...agentRuns.map((op) => ({ ...op, on: 'RunStore' })),
   { name: 'close', on: 'SessionStore', params: [] },
   { name: 'close', on: 'RunStore', params: [] },
 ]
 
-module.exports = { SURFACE, RUN_IDS, AGENTS }
+module.exports = { SURFACE, RUN_IDS, AGENTS, WORKSPACES }

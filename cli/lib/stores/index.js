@@ -2,5 +2,6 @@
 // (and `search`, and its legacy `imports`) with a module here and one line below.
 
 import * as agents from './agents.js'
+import * as worktrees from './worktrees.js'
 
-export const SESSION_STORES = { agents }
+export const SESSION_STORES = { agents, worktrees }

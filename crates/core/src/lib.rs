@@ -3,7 +3,8 @@
 //! [`Database::open`] opens a SQLite file with stowage's pragmas and migrates the stores it
 //! hosts (the [`OpenOptions`] name them; [`stores::find`] looks one up by name);
 //! [`Database::training`] gives the training store (OnTheFly's `storage.ts`),
-//! [`Database::agents`] the agents store (overstory's `sessions.db`).
+//! [`Database::agents`] the agents store (overstory's `sessions.db`), [`Database::worktrees`]
+//! the worktrees store (AIT42 Editor's `ait42-session`).
 //!
 //! ```
 //! use stowage_core::{Database, OpenOptions};
@@ -23,6 +24,7 @@ pub mod engine;
 pub mod jsnum;
 pub mod stores;
 pub mod training;
+pub mod worktrees;
 
 pub use engine::{Database, Error, OpenOptions, Result, Rows, StoreDef};
 /// A SQLite value as stored (NULL, INTEGER, REAL, TEXT or BLOB).

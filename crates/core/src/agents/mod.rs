@@ -15,7 +15,7 @@ use std::sync::OnceLock;
 use rusqlite::types::Value;
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
-use crate::engine::{write_tx, Database, Error, Result};
+use crate::engine::{write_tx, Database, Error, Result, NOW_ISO};
 
 pub use import::{parse_legacy_sessions, LegacySessions};
 pub use runs::{AgentRun, RunInput};
@@ -143,9 +143,6 @@ pub struct Purge {
 pub struct Agents<'a> {
     db: &'a Database,
 }
-
-/// The current time as `toISOString()` writes it, from SQLite's clock.
-pub(crate) const NOW_ISO: &str = "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')";
 
 const SESSION_COLUMNS: &str = "id, agent_name, capability, worktree_path, branch_name, task_id, \
      tmux_session, state, pid, parent_agent, depth, run_id, started_at, last_activity, \

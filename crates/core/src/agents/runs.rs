@@ -2,8 +2,8 @@
 
 use rusqlite::{params, Row};
 
-use super::{int, text, Agents, NOW_ISO};
-use crate::engine::{write_tx, Error, Result};
+use super::{int, text, Agents};
+use crate::engine::{write_tx, Error, Result, NOW_ISO};
 
 /// One run (a row of `runs`). `agent_count` is the number of sessions whose `run_id` is this
 /// run, counted on every read (the stored column drifted in overstory and is ignored).

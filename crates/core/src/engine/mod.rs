@@ -845,6 +845,10 @@ pub struct Info {
     pub sqlite_version: &'static str,
 }
 
+/// SQL for the current time as JS `Date.prototype.toISOString()` writes it
+/// (`2026-01-02T03:04:05.678Z`), from SQLite's clock: the stores' text timestamps.
+pub const NOW_ISO: &str = "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')";
+
 /// Milliseconds since the Unix epoch (JS `Date.now()`).
 pub fn now_ms() -> i64 {
     SystemTime::now()
