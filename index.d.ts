@@ -139,6 +139,8 @@ export interface StoreMembers {
   training: { readonly training: TrainingStore }
   /** overstory's `SessionStore` and `RunStore`. */
   agents: { readonly agents: AgentSessionStore; readonly agentRuns: AgentRunStore }
+  /** etcode's sessions, messages, parts, todos and permissions. */
+  chats: { readonly chats: ChatStore }
 }
 
 /** The name of a store this build implements. */
@@ -338,6 +340,116 @@ export interface ImportProgress {
   rows: number
   /** The file just read (`import` events). */
   file?: string
+}
+
+/** A chat session, etcode's `Session.Info`. `agent` and `summary` are present and `undefined`
+ * when unset (a summary of 0/0/0 reads as none). */
+export interface ChatSession {
+  /** `sess_` + creation time in hex + 8 base-62 characters. */
+  id: string
+  title: string
+  projectID: string
+  /** The folder the session works in. */
+  directory: string
+  agent: string | undefined
+  summary: ChatSessionSummary | undefined
+  /** Epoch milliseconds. `updated` moves with `touchSession`, `setSessionTitle` and
+   * `setSessionSummary`, and orders `listSessions`. */
+  time: { created: number; updated: number }
+}
+
+/** The lines and files a session's edits changed. */
+export interface ChatSessionSummary {
+  additions: number
+  deletions: number
+  files: number
+}
+
+/** What {@link ChatStore.createSession} takes. */
+export interface ChatSessionInput {
+  projectID: string
+  directory: string
+  /** Default `"New Session"`. */
+  title?: string
+  agent?: string
+}
+
+/** What {@link ChatStore.createMessage} takes: a user's message or an assistant's turn. */
+export type ChatMessageInput =
+  | { sessionID: string; role: 'user'; content: string }
+  | { sessionID: string; role: 'assistant'; summary?: boolean; agent?: string }
+
+/** A message: its stored JSON object with its ids. */
+export type ChatMessage = ChatUserMessage | ChatAssistantMessage
+
+/** A user's message. */
+export interface ChatUserMessage {
+  id: string
+  sessionID: string
+  role: 'user'
+  content: string
+  time: { created: number }
+}
+
+/** An assistant's turn, filled in by `updateMessage` as it streams. */
+export interface ChatAssistantMessage {
+  id: string
+  sessionID: string
+  role: 'assistant'
+  finish?: string
+  error?: unknown
+  summary?: boolean
+  agent?: string
+  tokens?: { input: number; output: number }
+  time: { created: number; completed?: number }
+}
+
+/** A message with its parts, as `listMessages(sessionID, { withParts: true })` returns them
+ * (opencode's `{ info, parts }`). */
+export interface ChatMessageWithParts {
+  info: ChatMessage
+  parts: ChatPart[]
+}
+
+/** A tool call's state. */
+export interface ChatToolState {
+  status: 'pending' | 'running' | 'completed' | 'failed'
+  input?: unknown
+  output?: unknown
+  error?: string
+  title?: string
+  time?: { start?: number; end?: number }
+}
+
+/** A part of a message: its stored JSON object with `id` and `messageID`. */
+export type ChatPart = { id: string; messageID: string } & ChatPartData
+
+/** The JSON of a part, by `type` (etcode's five; other types are stored as given). */
+export type ChatPartData =
+  | { type: 'text'; text: string }
+  | { type: 'tool'; tool: string; callID?: string; state: ChatToolState }
+  | { type: 'step-start'; snapshot?: string }
+  | { type: 'step-finish'; snapshot?: string }
+  | { type: 'compaction'; auto: boolean }
+
+/** What {@link ChatStore.createPart} takes: the part's data with its message (and session, `''`
+ * when not given). */
+export type ChatPartInput = { messageID: string; sessionID?: string } & ChatPartData
+
+/** One item of a session's todo list. */
+export interface ChatTodo {
+  content: string
+  /** `pending`, `in_progress`, `completed` or `cancelled`. */
+  status: string
+  /** Default `'medium'`. */
+  priority?: string
+}
+
+/** One of a project's permission rules. */
+export interface ChatPermissionRule {
+  permission: string
+  pattern: string
+  action: 'allow' | 'deny' | 'ask'
 }
 
 /** overstory's `SessionStore`: the methods of {@link AgentSessionStore} on a file of its own. */
@@ -813,6 +925,95 @@ export declare class AgentSessionStore {
    * threw. A store in memory is refused (`ERR_INVALID_ARG`).
    */
   importLegacyJsonAsync(file: string, options?: { onProgress?: (progress: ImportProgress) => void }): Promise<LegacyImportReport>
+}
+
+/** etcode's chat sessions, messages, parts, todos and permissions (`store.chats`). */
+export declare class ChatStore {
+  /**
+   * Creates a part with a new `part_` id from `{ messageID, sessionID?, type, … }`: every
+   * key but the ids is its JSON `data`. `sessionID` defaults to `''`, as etcode writes it.
+   * Returns `{ …data, id, messageID }`. A message that does not exist is
+   * `SQLITE_CONSTRAINT_FOREIGNKEY`.
+   */
+  createPart(part: ChatPartInput): ChatPart
+  /** The part `id`, or `undefined`. */
+  getPart(id: string): ChatPart | undefined
+  /** The message's parts, oldest first (ties in insertion order). */
+  listParts(messageID: string): ChatPart[]
+  /**
+   * Reads part `id`, calls `mutate(part)` (which changes it in place: a tool's `state` as
+   * its output streams in) and stores the result with `time_updated` = now, all in one
+   * transaction; returns the part, `undefined` when there is none. If `mutate` throws,
+   * nothing changes and it is rethrown.
+   */
+  updatePart(id: string, mutate: (part: ChatPart) => void): ChatPart | undefined
+  /**
+   * Creates a session with a new `sess_` id (title `"New Session"` when not given),
+   * created = updated = now.
+   */
+  createSession(input: ChatSessionInput): ChatSession
+  /**
+   * The session `id`; `undefined` when there is none, or when `projectID` is given and the
+   * session belongs to another project.
+   */
+  getSession(id: string, projectID?: string): ChatSession | undefined
+  /** The project's sessions, most recently updated first. */
+  listSessions(projectID: string): ChatSession[]
+  /**
+   * Sets the session's `time.updated` to now; returns the session, `undefined` when there is
+   * none.
+   */
+  touchSession(id: string): ChatSession | undefined
+  /**
+   * Sets the session's title (and `time.updated`); returns the session, `undefined` when
+   * there is none.
+   */
+  setSessionTitle(id: string, title: string): ChatSession | undefined
+  /**
+   * Sets the session's summary counters (and `time.updated`); returns the session,
+   * `undefined` when there is none. All-zero counters read back as no summary, as in etcode.
+   */
+  setSessionSummary(id: string, summary: ChatSessionSummary): ChatSession | undefined
+  /**
+   * Deletes the session with its messages, their parts and its todos; false when there was
+   * no such session.
+   */
+  removeSession(id: string): boolean
+  /**
+   * Creates a message with a new `msg_` id: `{ sessionID, role: 'user', content }` or `{
+   * sessionID, role: 'assistant', summary?, agent? }`. Returns `{ id, sessionID, role, …,
+   * time: { created } }`. A session that does not exist is `SQLITE_CONSTRAINT_FOREIGNKEY`.
+   */
+  createMessage(input: ChatMessageInput): ChatMessage
+  /** The message `id`, or `undefined`. */
+  getMessage(id: string): ChatMessage | undefined
+  /**
+   * The session's messages, oldest first (ties in insertion order); with `{ withParts: true
+   * }` each is `{ info, parts }` with its parts in order (two queries in all).
+   */
+  listMessages(sessionID: string, options?: { withParts?: boolean }): ChatMessage[] | ChatMessageWithParts[]
+  /**
+   * Reads message `id`, calls `mutate(message)` (which changes it in place) and stores the
+   * result with `time_updated` = now, all in one transaction; returns the message,
+   * `undefined` when there is none. If `mutate` throws, nothing changes and it is rethrown.
+   */
+  updateMessage(id: string, mutate: (message: ChatMessage) => void): ChatMessage | undefined
+  /** Deletes the message and its parts; false when there was no such message. */
+  removeMessage(id: string): boolean
+  /**
+   * Replaces the session's todo list (position = index) in one transaction. Items without
+   * a `priority` get `'medium'` (the table requires one).
+   */
+  replaceTodos(sessionID: string, todos: ChatTodo[]): void
+  /** The session's todo list in order: `[{ content, status, priority }]`. */
+  getTodos(sessionID: string): Required<ChatTodo>[]
+  /**
+   * Sets the project's permission rules (any JSON value; etcode keeps an array of `{
+   * permission, pattern, action }`).
+   */
+  setPermission(projectID: string, rules: ChatPermissionRule[]): void
+  /** The project's permission rules, or `undefined` when none were set. */
+  getPermission(projectID: string): ChatPermissionRule[] | undefined
 }
 
 /** One open SQLite file and the stores it hosts. Create it with `openStore`. */

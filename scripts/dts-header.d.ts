@@ -139,6 +139,8 @@ export interface StoreMembers {
   training: { readonly training: TrainingStore }
   /** overstory's `SessionStore` and `RunStore`. */
   agents: { readonly agents: AgentSessionStore; readonly agentRuns: AgentRunStore }
+  /** etcode's sessions, messages, parts, todos and permissions. */
+  chats: { readonly chats: ChatStore }
 }
 
 /** The name of a store this build implements. */
@@ -338,6 +340,116 @@ export interface ImportProgress {
   rows: number
   /** The file just read (`import` events). */
   file?: string
+}
+
+/** A chat session, etcode's `Session.Info`. `agent` and `summary` are present and `undefined`
+ * when unset (a summary of 0/0/0 reads as none). */
+export interface ChatSession {
+  /** `sess_` + creation time in hex + 8 base-62 characters. */
+  id: string
+  title: string
+  projectID: string
+  /** The folder the session works in. */
+  directory: string
+  agent: string | undefined
+  summary: ChatSessionSummary | undefined
+  /** Epoch milliseconds. `updated` moves with `touchSession`, `setSessionTitle` and
+   * `setSessionSummary`, and orders `listSessions`. */
+  time: { created: number; updated: number }
+}
+
+/** The lines and files a session's edits changed. */
+export interface ChatSessionSummary {
+  additions: number
+  deletions: number
+  files: number
+}
+
+/** What {@link ChatStore.createSession} takes. */
+export interface ChatSessionInput {
+  projectID: string
+  directory: string
+  /** Default `"New Session"`. */
+  title?: string
+  agent?: string
+}
+
+/** What {@link ChatStore.createMessage} takes: a user's message or an assistant's turn. */
+export type ChatMessageInput =
+  | { sessionID: string; role: 'user'; content: string }
+  | { sessionID: string; role: 'assistant'; summary?: boolean; agent?: string }
+
+/** A message: its stored JSON object with its ids. */
+export type ChatMessage = ChatUserMessage | ChatAssistantMessage
+
+/** A user's message. */
+export interface ChatUserMessage {
+  id: string
+  sessionID: string
+  role: 'user'
+  content: string
+  time: { created: number }
+}
+
+/** An assistant's turn, filled in by `updateMessage` as it streams. */
+export interface ChatAssistantMessage {
+  id: string
+  sessionID: string
+  role: 'assistant'
+  finish?: string
+  error?: unknown
+  summary?: boolean
+  agent?: string
+  tokens?: { input: number; output: number }
+  time: { created: number; completed?: number }
+}
+
+/** A message with its parts, as `listMessages(sessionID, { withParts: true })` returns them
+ * (opencode's `{ info, parts }`). */
+export interface ChatMessageWithParts {
+  info: ChatMessage
+  parts: ChatPart[]
+}
+
+/** A tool call's state. */
+export interface ChatToolState {
+  status: 'pending' | 'running' | 'completed' | 'failed'
+  input?: unknown
+  output?: unknown
+  error?: string
+  title?: string
+  time?: { start?: number; end?: number }
+}
+
+/** A part of a message: its stored JSON object with `id` and `messageID`. */
+export type ChatPart = { id: string; messageID: string } & ChatPartData
+
+/** The JSON of a part, by `type` (etcode's five; other types are stored as given). */
+export type ChatPartData =
+  | { type: 'text'; text: string }
+  | { type: 'tool'; tool: string; callID?: string; state: ChatToolState }
+  | { type: 'step-start'; snapshot?: string }
+  | { type: 'step-finish'; snapshot?: string }
+  | { type: 'compaction'; auto: boolean }
+
+/** What {@link ChatStore.createPart} takes: the part's data with its message (and session, `''`
+ * when not given). */
+export type ChatPartInput = { messageID: string; sessionID?: string } & ChatPartData
+
+/** One item of a session's todo list. */
+export interface ChatTodo {
+  content: string
+  /** `pending`, `in_progress`, `completed` or `cancelled`. */
+  status: string
+  /** Default `'medium'`. */
+  priority?: string
+}
+
+/** One of a project's permission rules. */
+export interface ChatPermissionRule {
+  permission: string
+  pattern: string
+  action: 'allow' | 'deny' | 'ask'
 }
 
 /** overstory's `SessionStore`: the methods of {@link AgentSessionStore} on a file of its own. */

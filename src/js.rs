@@ -679,7 +679,6 @@ impl Js {
 
     /// The JS value of the JSON text `text` (one `JSON.parse`): how a JSON column, or a whole
     /// result serialised in Rust, reaches JS.
-    #[expect(dead_code, reason = "for the JSON columns of the stores being added")]
     pub fn json(self, text: &str) -> Result<Val> {
         let (json, parse) = self.json_function("parse")?;
         let arg = self.string(text)?;
@@ -692,7 +691,6 @@ impl Js {
     /// form (`undefined`, a function, a symbol) is a `TypeError` naming the argument; what
     /// `JSON.stringify` throws (a cycle, a BigInt, a throwing `toJSON`) becomes a `TypeError`
     /// with that as `cause`.
-    #[expect(dead_code, reason = "for the JSON columns of the stores being added")]
     pub fn json_text(self, v: Val, at: At<'_>) -> Result<String> {
         let (json, stringify) = self.json_function("stringify")?;
         let mut out = ptr::null_mut();
