@@ -991,7 +991,7 @@ export declare class ChatStore {
    * The session's messages, oldest first (ties in insertion order); with `{ withParts: true
    * }` each is `{ info, parts }` with its parts in order (two queries in all).
    */
-  listMessages(sessionID: string, options?: { withParts?: boolean }): ChatMessage[] | ChatMessageWithParts[]
+  listMessages<W extends boolean = false>(sessionID: string, options?: { withParts?: W }): W extends true ? ChatMessageWithParts[] : ChatMessage[]
   /**
    * Reads message `id`, calls `mutate(message)` (which changes it in place) and stores the
    * result with `time_updated` = now, all in one transaction; returns the message,

@@ -195,3 +195,12 @@ describe('todos and permissions', () => {
 it('the class cannot be constructed directly', () => {
   expect(thrown(() => new (ChatStore as unknown as new () => unknown)()).code).toBe('ERR_ILLEGAL_CONSTRUCTOR')
 })
+
+it('shares a file with the training or the agents store', () => {
+  for (const other of ['training', 'agents'] as const) {
+    const both = openStore(join(root, `with-${other}.db`), { stores: [other, 'chats'] })
+    expect(both.info().schema).toMatchObject({ chats: 2 })
+    expect(both.chats?.createSession({ projectID: 'p', directory: '/' }).title).toBe('New Session')
+    both.close()
+  }
+})

@@ -354,8 +354,9 @@ impl ChatStore {
     /// }` each is `{ info, parts }` with its parts in order (two queries in all).
     #[napi(
         catch_unwind,
-        ts_args_type = "sessionID: string, options?: { withParts?: boolean }",
-        ts_return_type = "ChatMessage[] | ChatMessageWithParts[]"
+        ts_generic_types = "W extends boolean = false",
+        ts_args_type = "sessionID: string, options?: { withParts?: W }",
+        ts_return_type = "W extends true ? ChatMessageWithParts[] : ChatMessage[]"
     )]
     pub fn list_messages(
         &self,
