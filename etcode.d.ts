@@ -1,5 +1,5 @@
 /* stowage/etcode: etcode's persistence namespaces over the chats store (docs/chats.md). */
-import type { ChatAssistantMessage, ChatPart, ChatPermissionRule, ChatSessionSummary, ChatTodo, ChatToolState, ChatUserMessage, StoreWith } from './index'
+import type { ChatChange, ChatAssistantMessage, ChatPart, ChatPermissionRule, ChatSessionSummary, ChatTodo, ChatToolState, ChatUserMessage, StoreWith } from './index'
 
 /** etcode's `Session.Info`. `agent` and `summary` are present and `undefined` when unset. */
 export interface SessionInfo {
@@ -109,3 +109,8 @@ export declare const Permission: {
   /** Sets the rules. */
   set(projectID: string, rules: ChatPermissionRule[]): void
 }
+
+/** etcode's `Bus.subscribeAll` for the storage events: `listener({ type, properties })` after each
+ * write commits, never for one rolled back (see `ChatStore.onChange`). Returns the function that
+ * unsubscribes. */
+export declare function onChange(listener: (event: ChatChange) => void): () => void

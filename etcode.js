@@ -11,6 +11,13 @@ const { openStore } = require('./index.js')
 
 let store = null
 
+/** The listeners of `onChange`, each with its subscription on the open store. */
+const subscribers = new Set()
+
+function subscribe(entry) {
+  entry.off = store.chats.onChange(entry.listener)
+}
+
 /** etcode's `Global.Path.data/etcode.db`: under `$XDG_DATA_HOME/etcode`, else
  * `~/.local/share/etcode`. */
 function defaultPath() {
@@ -39,6 +46,7 @@ const Database = {
       }
       fs.mkdirSync(path.dirname(path.resolve(target)), { recursive: true })
       store = openStore(target, { stores: ['chats'] })
+      for (const entry of subscribers) subscribe(entry)
     }
     return store
   },
@@ -220,4 +228,22 @@ const Permission = {
   },
 }
 
-module.exports = { Database, Session, Message, Part, Todo, Permission }
+/** etcode's `Bus.subscribeAll` for the storage events: `listener({ type, properties })` after
+ * each write commits (see `store.chats.onChange`), on this file and on any opened after a
+ * `close()`. Returns the function that unsubscribes. */
+function onChange(listener) {
+  if (typeof listener !== 'function') {
+    const err = new TypeError(`onChange: listener must be a function; received ${listener === null ? 'null' : typeof listener}`)
+    err.code = 'ERR_INVALID_ARG_TYPE'
+    throw err
+  }
+  const entry = { listener, off: null }
+  subscribers.add(entry)
+  if (store !== null) subscribe(entry)
+  return function unsubscribe() {
+    subscribers.delete(entry)
+    if (entry.off !== null) entry.off()
+  }
+}
+
+module.exports = { Database, Session, Message, Part, Todo, Permission, onChange }

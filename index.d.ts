@@ -452,6 +452,28 @@ export interface ChatPermissionRule {
   action: 'allow' | 'deny' | 'ask'
 }
 
+/** A change of the chats store, with etcode's bus event name (`updateMessage` publishes
+ * `message.created`, as etcode's `Message.update` does). */
+export type ChatChange =
+  | { type: 'session.created' | 'session.updated'; properties: ChatSession }
+  | { type: 'session.deleted'; properties: { id: string } }
+  | { type: 'message.created'; properties: ChatMessage }
+  | { type: 'message.deleted'; properties: { id: string; sessionID: string | undefined } }
+  | { type: 'part.updated'; properties: ChatPart }
+  | { type: 'todo.updated'; properties: { sessionID: string; todos: Required<ChatTodo>[] } }
+
+/** The members of {@link ChatStore} written in JS (chats.js). */
+export interface ChatStore {
+  /**
+   * Calls `listener({ type, properties })` for each write after it commits: when the call
+   * returns, or inside `store.transaction(fn)` after the outermost commit; never for a write that
+   * is rolled back (a failed call, an `update…` whose callback throws, a rolled-back transaction
+   * level). Events come in commit order. A listener that throws does not stop the others; what
+   * it threw is rethrown from a microtask. Returns the function that unsubscribes.
+   */
+  onChange(listener: (event: ChatChange) => void): () => void
+}
+
 /** overstory's `SessionStore`: the methods of {@link AgentSessionStore} on a file of its own. */
 export type SessionStore = Omit<AgentSessionStore, never> & { close(): void }
 /** overstory's `RunStore`: the methods of {@link AgentRunStore} on a file of its own. */
