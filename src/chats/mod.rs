@@ -3,6 +3,7 @@
 //! have etcode's shapes and key names (`projectID`, `sessionID`, `messageID`); a message or
 //! part is its stored JSON object with its ids, parsed once from text built in the core.
 
+mod import;
 mod parts;
 
 use std::cell::Cell;

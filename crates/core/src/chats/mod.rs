@@ -9,6 +9,7 @@
 //! `messageID` keys dropped (they live in columns), and handed back as JSON text the binding
 //! parses once. Lists sort by time with ties in insertion order, as etcode's do.
 
+mod import;
 mod messages;
 pub mod schema;
 mod sessions;
@@ -23,6 +24,7 @@ use serde_json::{Map, Value};
 
 use crate::engine::{Database, Error, Result};
 
+pub use import::OpencodeTree;
 pub use messages::{Message, NewMessage, Part};
 pub use sessions::{NewSession, Session, Summary};
 pub use todos::{Todo, DEFAULT_PRIORITY};
