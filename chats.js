@@ -121,11 +121,24 @@ module.exports = function chatEvents(ChatStore) {
     }[name]
   }
 
+  /** True for a ChatStore made by stowage (not merely an object with its prototype): the
+   * native methods check their receiver. */
+  const getTodos = proto.getTodos
+  const isChatStore = (x) => {
+    if (!(x instanceof ChatStore)) return false
+    try {
+      getTodos.call(x, '')
+    } catch (err) {
+      return err.code !== 'ERR_INVALID_THIS'
+    }
+    return true
+  }
+
   Object.defineProperty(proto, 'onChange', {
     configurable: true,
     writable: true,
     value: function onChange(listener) {
-      if (!(this instanceof ChatStore)) {
+      if (!isChatStore(this)) {
         const err = new TypeError(`ChatStore.onChange: \`this\` must be a ChatStore made by stowage; received ${this === null ? 'null' : typeof this}`)
         err.code = 'ERR_INVALID_THIS'
         throw err
