@@ -578,6 +578,19 @@ impl Js {
         Ok(v)
     }
 
+    /// A JS string of `s`, copied byte for byte when it is ASCII (no UTF-8 decoding: what makes
+    /// a large JSON result cheap to hand over), else decoded as [`Js::string`] does.
+    fn ascii_or_utf8(self, s: &str) -> Result<Val> {
+        if !s.is_ascii() {
+            return self.string(s);
+        }
+        let mut v = ptr::null_mut();
+        self.check(unsafe {
+            sys::napi_create_string_latin1(self.0, s.as_ptr().cast(), s.len() as isize, &mut v)
+        })?;
+        Ok(v)
+    }
+
     pub fn object_new(self) -> Result<Val> {
         let mut v = ptr::null_mut();
         self.check(unsafe { sys::napi_create_object(self.0, &mut v) })?;
@@ -681,7 +694,7 @@ impl Js {
     /// result serialised in Rust, reaches JS.
     pub fn json(self, text: &str) -> Result<Val> {
         let (json, parse) = self.json_function("parse")?;
-        let arg = self.string(text)?;
+        let arg = self.ascii_or_utf8(text)?;
         let mut out = ptr::null_mut();
         self.check(unsafe { sys::napi_call_function(self.0, json, parse, 1, &arg, &mut out) })?;
         Ok(out)

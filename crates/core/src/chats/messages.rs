@@ -1,12 +1,10 @@
 //! Messages and their parts: etcode's `Message` and `Part` namespaces. Both keep their content
 //! as a JSON object in `data`; the object etcode hands out is `data` with the row's ids.
 
-use std::collections::HashMap;
-
 use rusqlite::{params, OptionalExtension, Row};
 use serde_json::{json, Value};
 
-use super::{new_id, object_of, object_text, with_columns, Chats};
+use super::{new_id, object_of, object_text, push_object, with_columns, Chats};
 use crate::engine::{now_ms, Result};
 
 /// A row of `message`.
@@ -94,17 +92,39 @@ fn part_row(r: &Row<'_>) -> rusqlite::Result<Part> {
 const MESSAGE_COLUMNS: &str = "id, session_id, time_created, time_updated, data";
 const PART_COLUMNS: &str = "id, message_id, session_id, time_created, time_updated, data";
 
-/// `[a, b, …]` of JSON texts.
-fn array(items: impl Iterator<Item = String>) -> String {
-    let mut out = String::from("[");
-    for (i, item) in items.enumerate() {
-        if i > 0 {
+/// A message's parts, oldest first (ties in insertion order): `(id, data)`.
+const PARTS_OF_MESSAGE: &str =
+    "SELECT id, data FROM part WHERE message_id = ?1 ORDER BY time_created, rowid";
+
+/// Column `i` of `row` as text, borrowed.
+fn text<'r>(row: &'r Row<'_>, i: usize) -> Result<&'r str> {
+    let value = row.get_ref(i)?;
+    value.as_str().map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(i, value.data_type(), Box::new(e)).into()
+    })
+}
+
+/// Appends the JSON array of the part objects of `message_id`, read with [`PARTS_OF_MESSAGE`].
+fn push_parts(
+    out: &mut String,
+    parts: &mut rusqlite::Statement<'_>,
+    message_id: &str,
+) -> Result<()> {
+    out.push('[');
+    let mut rows = parts.query([message_id])?;
+    let mut first = true;
+    while let Some(row) = rows.next()? {
+        if !std::mem::take(&mut first) {
             out.push(',');
         }
-        out.push_str(&item);
+        push_object(
+            out,
+            text(row, 1)?,
+            &[("id", text(row, 0)?), ("messageID", message_id)],
+        );
     }
     out.push(']');
-    out
+    Ok(())
 }
 
 impl Chats<'_> {
@@ -164,34 +184,36 @@ impl Chats<'_> {
     }
 
     /// The session's message objects as one JSON array, oldest first; with `with_parts`, each
-    /// is `{ info, parts }` (opencode's shape) with the message's parts in order. Two queries
-    /// however many messages.
+    /// is `{ info, parts }` (opencode's shape) with the message's parts in order. Written in one
+    /// pass into one string, from an indexed query of each message's parts.
     pub fn messages_json(&self, session_id: &str, with_parts: bool) -> Result<String> {
-        let messages = self.list_messages(session_id)?;
-        if !with_parts {
-            return Ok(array(messages.iter().map(Message::object)));
-        }
-        let mut stmt = self.conn().prepare_cached(
-            "SELECT p.id, p.message_id, p.session_id, p.time_created, p.time_updated, p.data
-             FROM part p JOIN message m ON m.id = p.message_id
-             WHERE m.session_id = ?1 ORDER BY p.time_created, p.rowid",
+        let conn = self.conn();
+        let mut messages = conn.prepare_cached(
+            "SELECT id, data FROM message WHERE session_id = ?1 ORDER BY time_created, rowid",
         )?;
-        let mut parts: HashMap<String, Vec<String>> = HashMap::new();
-        for part in stmt.query_map([session_id], part_row)? {
-            let part = part?;
-            parts
-                .entry(part.message_id.clone())
-                .or_default()
-                .push(part.object());
+        let mut parts = conn.prepare_cached(PARTS_OF_MESSAGE)?;
+        let mut out = String::with_capacity(1 << 16);
+        out.push('[');
+        let mut rows = messages.query([session_id])?;
+        let mut first = true;
+        while let Some(row) = rows.next()? {
+            let (id, data) = (text(row, 0)?, text(row, 1)?);
+            if !std::mem::take(&mut first) {
+                out.push(',');
+            }
+            let columns = [("id", id), ("sessionID", session_id)];
+            if !with_parts {
+                push_object(&mut out, data, &columns);
+                continue;
+            }
+            out.push_str("{\"info\":");
+            push_object(&mut out, data, &columns);
+            out.push_str(",\"parts\":");
+            push_parts(&mut out, &mut parts, id)?;
+            out.push('}');
         }
-        Ok(array(messages.iter().map(|m| {
-            let own = parts.remove(&m.id).unwrap_or_default();
-            format!(
-                "{{\"info\":{},\"parts\":{}}}",
-                m.object(),
-                array(own.into_iter())
-            )
-        })))
+        out.push(']');
+        Ok(out)
     }
 
     /// Reads message `id`, hands its object (JSON text) to `mutate`, and stores the object
@@ -267,7 +289,13 @@ impl Chats<'_> {
 
     /// The message's part objects as one JSON array, oldest first.
     pub fn parts_json(&self, message_id: &str) -> Result<String> {
-        Ok(array(self.list_parts(message_id)?.iter().map(Part::object)))
+        let mut out = String::new();
+        push_parts(
+            &mut out,
+            &mut *self.conn().prepare_cached(PARTS_OF_MESSAGE)?,
+            message_id,
+        )?;
+        Ok(out)
     }
 
     /// [`Chats::update_message_with`] for part `id`.

@@ -88,23 +88,47 @@ pub(crate) fn object_text(field: &str, text: &str, drop: &[&str]) -> Result<Stri
 }
 
 /// `{ …data, key: value, … }` as JSON text: the stored object `data` with the columns that
-/// complete it (which win over a key of the same name in `data`).
+/// complete it (which win over a key of the same name in `data`). See [`push_object`].
 pub(crate) fn with_columns(data: &str, columns: &[(&str, &str)]) -> String {
-    let inner = data.trim().strip_prefix('{').unwrap_or("}");
-    let inner = inner.strip_suffix('}').unwrap_or(inner).trim();
     let mut out = String::with_capacity(data.len() + 64);
+    push_object(&mut out, data, columns);
+    out
+}
+
+/// Appends `{ …data, key: value, … }` to `out`. Keys are the store's own (nothing to escape);
+/// values are escaped. Stored text that is not an object (only another program can write one)
+/// contributes no keys.
+pub(crate) fn push_object(out: &mut String, data: &str, columns: &[(&str, &str)]) {
+    let trimmed = data.trim();
+    let inner = trimmed
+        .strip_prefix('{')
+        .and_then(|t| t.strip_suffix('}'))
+        .map_or("", str::trim);
     out.push('{');
     out.push_str(inner);
+    let mut empty = inner.is_empty();
     for (key, value) in columns {
-        if out.len() > 1 {
+        if !empty {
             out.push(',');
         }
-        out.push_str(&Value::String((*key).into()).to_string());
-        out.push(':');
-        out.push_str(&Value::String((*value).into()).to_string());
+        empty = false;
+        out.push('"');
+        out.push_str(key);
+        out.push_str("\":");
+        push_string(out, value);
     }
     out.push('}');
-    out
+}
+
+/// Appends `s` as a JSON string.
+fn push_string(out: &mut String, s: &str) {
+    if s.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20) {
+        out.push_str(&Value::String(s.into()).to_string());
+    } else {
+        out.push('"');
+        out.push_str(s);
+        out.push('"');
+    }
 }
 
 /// A JSON object's text from `(key, value)` pairs, leaving out `None`s.
@@ -151,6 +175,7 @@ pub(crate) mod tests {
             r#"{"type":"text","text":"hi","id":"part_1","messageID":"msg_1"}"#
         );
         assert_eq!(with_columns(" {} ", &[("id", "a\"b")]), r#"{"id":"a\"b"}"#);
+        assert_eq!(with_columns("[1]", &[("id", "x")]), r#"{"id":"x"}"#);
         assert_eq!(
             object_text("part.data", "[1]", &[]).unwrap_err().code(),
             "ERR_INVALID_ARG"
