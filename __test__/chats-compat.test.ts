@@ -118,6 +118,29 @@ describe('adoption', () => {
   })
 })
 
+describe('an opencode-shaped file', () => {
+  it('opens and reads; its own Drizzle ledger is left alone; a session insert meets its NOT NULL columns', () => {
+    const file = fresh()
+    sqlExec(
+      file,
+      `${MIGRATIONS.map((m) => m.sql.replaceAll('--> statement-breakpoint', '')).join(';\n').replace(
+        "`time_updated` integer NOT NULL\n);",
+        "`time_updated` integer NOT NULL,\n  `slug` text NOT NULL,\n  `version` text NOT NULL\n);",
+      )};
+      CREATE TABLE project (id text PRIMARY KEY);
+      CREATE TABLE "__drizzle_migrations" (id integer PRIMARY KEY, hash text NOT NULL, name text, applied_at text);
+      INSERT INTO "__drizzle_migrations" (hash, name, applied_at) VALUES ('', '0001_init', '2026-05-01');
+      INSERT INTO session (id, project_id, directory, title, time_created, time_updated, slug, version)
+        VALUES ('ses_1', 'proj_1', '/w', 'from opencode', 1, 2, 'calm-fox', '1.15.13');`,
+    )
+    const store = openStore(file, { stores: ['chats'] })
+    expect(store.chats.getSession('ses_1', 'proj_1')).toMatchObject({ title: 'from opencode' })
+    expect(thrown(() => store.chats.createSession({ projectID: 'proj_1', directory: '/w' })).code).toBe('SQLITE_CONSTRAINT_NOTNULL')
+    store.close()
+    expect(sqlQuery(file, 'SELECT hash, name FROM __drizzle_migrations')).toEqual([{ hash: '', name: '0001_init' }])
+  })
+})
+
 describe('the reverse', () => {
   it('a file stowage creates has exactly etcode’s schema and the ledger Drizzle writes', () => {
     const file = fresh()
