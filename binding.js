@@ -837,6 +837,7 @@ module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __n
 module.exports = nativeBinding
 module.exports.AgentRunStore = nativeBinding.AgentRunStore
 module.exports.AgentSessionStore = nativeBinding.AgentSessionStore
+module.exports.ChatStore = nativeBinding.ChatStore
 module.exports.Store = nativeBinding.Store
 module.exports.TrainingStore = nativeBinding.TrainingStore
 module.exports.WorktreeStore = nativeBinding.WorktreeStore

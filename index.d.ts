@@ -141,6 +141,8 @@ export interface StoreMembers {
   agents: { readonly agents: AgentSessionStore; readonly agentRuns: AgentRunStore }
   /** AIT42 Editor's worktree-session repository (`ait42-session`). */
   worktrees: { readonly worktrees: WorktreeStore }
+  /** etcode's sessions, messages, parts, todos and permissions. */
+  chats: { readonly chats: ChatStore }
 }
 
 /** The name of a store this build implements. */
@@ -348,6 +350,138 @@ export interface ImportProgress {
   file?: string
 }
 
+/** A chat session, etcode's `Session.Info`. `agent` and `summary` are present and `undefined`
+ * when unset (a summary of 0/0/0 reads as none). */
+export interface ChatSession {
+  /** `sess_` + creation time in hex + 8 base-62 characters. */
+  id: string
+  title: string
+  projectID: string
+  /** The folder the session works in. */
+  directory: string
+  agent: string | undefined
+  summary: ChatSessionSummary | undefined
+  /** Epoch milliseconds. `updated` moves with `touchSession`, `setSessionTitle` and
+   * `setSessionSummary`, and orders `listSessions`. */
+  time: { created: number; updated: number }
+}
+
+/** The lines and files a session's edits changed. */
+export interface ChatSessionSummary {
+  additions: number
+  deletions: number
+  files: number
+}
+
+/** What {@link ChatStore.createSession} takes. */
+export interface ChatSessionInput {
+  projectID: string
+  directory: string
+  /** Default `"New Session"`. */
+  title?: string
+  agent?: string
+}
+
+/** What {@link ChatStore.createMessage} takes: a user's message or an assistant's turn. */
+export type ChatMessageInput =
+  | { sessionID: string; role: 'user'; content: string }
+  | { sessionID: string; role: 'assistant'; summary?: boolean; agent?: string }
+
+/** A message: its stored JSON object with its ids. */
+export type ChatMessage = ChatUserMessage | ChatAssistantMessage
+
+/** A user's message. */
+export interface ChatUserMessage {
+  id: string
+  sessionID: string
+  role: 'user'
+  content: string
+  time: { created: number }
+}
+
+/** An assistant's turn, filled in by `updateMessage` as it streams. */
+export interface ChatAssistantMessage {
+  id: string
+  sessionID: string
+  role: 'assistant'
+  finish?: string
+  error?: unknown
+  summary?: boolean
+  agent?: string
+  tokens?: { input: number; output: number }
+  time: { created: number; completed?: number }
+}
+
+/** A message with its parts, as `listMessages(sessionID, { withParts: true })` returns them
+ * (opencode's `{ info, parts }`). */
+export interface ChatMessageWithParts {
+  info: ChatMessage
+  parts: ChatPart[]
+}
+
+/** A tool call's state. */
+export interface ChatToolState {
+  status: 'pending' | 'running' | 'completed' | 'failed'
+  input?: unknown
+  output?: unknown
+  error?: string
+  title?: string
+  time?: { start?: number; end?: number }
+}
+
+/** A part of a message: its stored JSON object with `id` and `messageID`. */
+export type ChatPart = { id: string; messageID: string } & ChatPartData
+
+/** The JSON of a part, by `type` (etcode's five; other types are stored as given). */
+export type ChatPartData =
+  | { type: 'text'; text: string }
+  | { type: 'tool'; tool: string; callID?: string; state: ChatToolState }
+  | { type: 'step-start'; snapshot?: string }
+  | { type: 'step-finish'; snapshot?: string }
+  | { type: 'compaction'; auto: boolean }
+
+/** What {@link ChatStore.createPart} takes: the part's data with its message (and session, `''`
+ * when not given). */
+export type ChatPartInput = { messageID: string; sessionID?: string } & ChatPartData
+
+/** One item of a session's todo list. */
+export interface ChatTodo {
+  content: string
+  /** `pending`, `in_progress`, `completed` or `cancelled`. */
+  status: string
+  /** Default `'medium'`. */
+  priority?: string
+}
+
+/** One of a project's permission rules. */
+export interface ChatPermissionRule {
+  permission: string
+  pattern: string
+  action: 'allow' | 'deny' | 'ask'
+}
+
+/** A change of the chats store, with etcode's bus event name (`updateMessage` publishes
+ * `message.created`, as etcode's `Message.update` does). */
+export type ChatChange =
+  | { type: 'session.created' | 'session.updated'; properties: ChatSession }
+  | { type: 'session.deleted'; properties: { id: string } }
+  | { type: 'message.created'; properties: ChatMessage }
+  | { type: 'message.deleted'; properties: { id: string; sessionID: string | undefined } }
+  | { type: 'part.updated'; properties: ChatPart }
+  | { type: 'todo.updated'; properties: { sessionID: string; todos: Required<ChatTodo>[] } }
+
+/** The members of {@link ChatStore} written in JS (chats.js). */
+export interface ChatStore {
+  /**
+   * Calls `listener({ type, properties })` for each write after it commits: when the call
+   * returns, or inside `store.transaction(fn)` after the outermost commit; never for a write that
+   * is rolled back (a failed call, an `update…` whose callback throws, a rolled-back transaction
+   * level). Events come in commit order. A listener that throws does not stop the others; what
+   * it threw is rethrown from a microtask. Returns the function that unsubscribes.
+   */
+  onChange(listener: (event: ChatChange) => void): () => void
+}
+
 /** overstory's `SessionStore`: the methods of {@link AgentSessionStore} on a file of its own. */
 export type SessionStore = Omit<AgentSessionStore, never> & { close(): void }
 /** overstory's `RunStore`: the methods of {@link AgentRunStore} on a file of its own. */
@@ -404,7 +538,7 @@ export interface WorktreeSession {
   /** By `instanceId`. */
   instances: WorktreeInstance[]
   /** Chronological (by the instant each timestamp denotes). */
-  chatHistory: ChatMessage[]
+  chatHistory: WorktreeChatMessage[]
 }
 
 /** AIT42's `WorktreeInstance`: one agent of a session in its own git worktree. */
@@ -430,8 +564,8 @@ export interface WorktreeInstance {
   runtimeLabel: string | null
 }
 
-/** AIT42's `ChatMessage`. */
-export interface ChatMessage {
+/** AIT42's `ChatMessage` (named `WorktreeChatMessage` here, beside the chats store's `ChatMessage`). */
+export interface WorktreeChatMessage {
   /** Unique across all sessions. */
   id: string
   /** The session's id when read. */
@@ -452,12 +586,12 @@ type NullableOptional<T> = { [K in keyof T as null extends T[K] ? never : K]: T[
  * `instances` and `chatHistory` may be left out. */
 export type WorktreeSessionInput = NullableOptional<Omit<WorktreeSession, 'instances' | 'chatHistory'>> & {
   instances?: WorktreeInstanceInput[]
-  chatHistory?: ChatMessageInput[]
+  chatHistory?: WorktreeChatMessageInput[]
 }
 /** An instance of a {@link WorktreeSessionInput}; `sessionId` is ignored. */
 export type WorktreeInstanceInput = NullableOptional<WorktreeInstance>
 /** What `addChatMessage` takes; `sessionId` is ignored. */
-export type ChatMessageInput = NullableOptional<ChatMessage>
+export type WorktreeChatMessageInput = NullableOptional<WorktreeChatMessage>
 
 /** The criteria of `listSessions`, combined with AND. */
 export interface SessionListQuery {
@@ -952,6 +1086,112 @@ export declare class AgentSessionStore {
   importLegacyJsonAsync(file: string, options?: { onProgress?: (progress: ImportProgress) => void }): Promise<LegacyImportReport>
 }
 
+/** etcode's chat sessions, messages, parts, todos and permissions (`store.chats`). */
+export declare class ChatStore {
+  /**
+   * Imports opencode's JSON storage tree (`<data>/storage`: `project/`, `session/`,
+   * `message/`, `part/`, `todo/`, `permission/`) by the rules of opencode's own migrator, in
+   * one transaction (joining `store.transaction` when one is open): parents before children,
+   * ids from file and directory names, orphans skipped and counted, malformed files in
+   * `errors`, `ON CONFLICT DO NOTHING` so a second run adds nothing. A missing folder imports
+   * nothing. `options.onProgress(progress)` is called on this thread as the import goes; if it
+   * throws, nothing is imported and what it threw is rethrown.
+   */
+  importLegacyJson(storageDir: string, options?: { layout?: 'opencode'; onProgress?: (progress: ImportProgress) => void }): ImportReport
+  /**
+   * `importLegacyJson` off the JS thread, on a connection of its own, in one transaction:
+   * writes made meanwhile through this store wait for it. `options.onProgress` is called on
+   * the JS thread; if it throws, nothing is imported and the promise rejects with what it
+   * threw. A store in memory is refused (`ERR_INVALID_ARG`).
+   */
+  importLegacyJsonAsync(storageDir: string, options?: { layout?: 'opencode'; onProgress?: (progress: ImportProgress) => void }): Promise<ImportReport>
+  /**
+   * Creates a part with a new `part_` id from `{ messageID, sessionID?, type, … }`: every
+   * key but the ids is its JSON `data`. `sessionID` defaults to `''`, as etcode writes it.
+   * Returns `{ …data, id, messageID }`. A message that does not exist is
+   * `SQLITE_CONSTRAINT_FOREIGNKEY`.
+   */
+  createPart(part: ChatPartInput): ChatPart
+  /** The part `id`, or `undefined`. */
+  getPart(id: string): ChatPart | undefined
+  /** The message's parts, oldest first (ties in insertion order). */
+  listParts(messageID: string): ChatPart[]
+  /**
+   * Reads part `id`, calls `mutate(part)` (which changes it in place: a tool's `state` as
+   * its output streams in) and stores the result with `time_updated` = now, all in one
+   * transaction; returns the part, `undefined` when there is none. If `mutate` throws,
+   * nothing changes and it is rethrown.
+   */
+  updatePart(id: string, mutate: (part: ChatPart) => void): ChatPart | undefined
+  /**
+   * Creates a session with a new `sess_` id (title `"New Session"` when not given),
+   * created = updated = now.
+   */
+  createSession(input: ChatSessionInput): ChatSession
+  /**
+   * The session `id`; `undefined` when there is none, or when `projectID` is given and the
+   * session belongs to another project.
+   */
+  getSession(id: string, projectID?: string): ChatSession | undefined
+  /** The project's sessions, most recently updated first. */
+  listSessions(projectID: string): ChatSession[]
+  /**
+   * Sets the session's `time.updated` to now; returns the session, `undefined` when there is
+   * none.
+   */
+  touchSession(id: string): ChatSession | undefined
+  /**
+   * Sets the session's title (and `time.updated`); returns the session, `undefined` when
+   * there is none.
+   */
+  setSessionTitle(id: string, title: string): ChatSession | undefined
+  /**
+   * Sets the session's summary counters (and `time.updated`); returns the session,
+   * `undefined` when there is none. All-zero counters read back as no summary, as in etcode.
+   */
+  setSessionSummary(id: string, summary: ChatSessionSummary): ChatSession | undefined
+  /**
+   * Deletes the session with its messages, their parts and its todos; false when there was
+   * no such session.
+   */
+  removeSession(id: string): boolean
+  /**
+   * Creates a message with a new `msg_` id: `{ sessionID, role: 'user', content }` or `{
+   * sessionID, role: 'assistant', summary?, agent? }`. Returns `{ id, sessionID, role, …,
+   * time: { created } }`. A session that does not exist is `SQLITE_CONSTRAINT_FOREIGNKEY`.
+   */
+  createMessage(input: ChatMessageInput): ChatMessage
+  /** The message `id`, or `undefined`. */
+  getMessage(id: string): ChatMessage | undefined
+  /**
+   * The session's messages, oldest first (ties in insertion order); with `{ withParts: true
+   * }` each is `{ info, parts }` with its parts in order (two queries in all).
+   */
+  listMessages<W extends boolean = false>(sessionID: string, options?: { withParts?: W }): W extends true ? ChatMessageWithParts[] : ChatMessage[]
+  /**
+   * Reads message `id`, calls `mutate(message)` (which changes it in place) and stores the
+   * result with `time_updated` = now, all in one transaction; returns the message,
+   * `undefined` when there is none. If `mutate` throws, nothing changes and it is rethrown.
+   */
+  updateMessage(id: string, mutate: (message: ChatMessage) => void): ChatMessage | undefined
+  /** Deletes the message and its parts; false when there was no such message. */
+  removeMessage(id: string): boolean
+  /**
+   * Replaces the session's todo list (position = index) in one transaction. Items without
+   * a `priority` get `'medium'` (the table requires one).
+   */
+  replaceTodos(sessionID: string, todos: ChatTodo[]): void
+  /** The session's todo list in order: `[{ content, status, priority }]`. */
+  getTodos(sessionID: string): Required<ChatTodo>[]
+  /**
+   * Sets the project's permission rules (any JSON value; etcode keeps an array of `{
+   * permission, pattern, action }`).
+   */
+  setPermission(projectID: string, rules: ChatPermissionRule[]): void
+  /** The project's permission rules, or `undefined` when none were set. */
+  getPermission(projectID: string): ChatPermissionRule[] | undefined
+}
+
 /** One open SQLite file and the stores it hosts. Create it with `openStore`. */
 export declare class Store {
   /** The file's path as given to `openStore`. */
@@ -1213,7 +1453,7 @@ export declare class WorktreeStore {
    * `SQLITE_CONSTRAINT_FOREIGNKEY`, an id any session already has
    * `SQLITE_CONSTRAINT_PRIMARYKEY`.
    */
-  addChatMessage(sessionId: string, message: ChatMessageInput): void
+  addChatMessage(sessionId: string, message: WorktreeChatMessageInput): void
   /**
    * Sets the status of instance `instanceId` of the session `sessionId`, and the session's
    * `updatedAt` to now (RFC 3339, UTC, milliseconds), in one transaction. `ERR_NOT_FOUND`

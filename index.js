@@ -11,7 +11,7 @@ const fs = require('node:fs')
 const path = require('node:path')
 const native = require('./native.js').loadBinding()
 
-const { openStore, knownStores, Store, TrainingStore, AgentSessionStore, AgentRunStore, WorktreeStore, workspaceHash, __napiBindingTarget } = native
+const { openStore, knownStores, Store, TrainingStore, AgentSessionStore, AgentRunStore, WorktreeStore, ChatStore, workspaceHash, __napiBindingTarget } = native
 
 /** The binding's classes: every export that is a constructor with methods. */
 const classes = Object.values(native).filter((v) => typeof v === 'function' && /^[A-Z]/.test(v.name) && v.prototype)
@@ -132,12 +132,24 @@ for (const Class of classes) {
   }
 }
 
+// store.chats.onChange: change events, delivered after the commit (chats.js).
+const changes = require('./chats.js')(ChatStore)
+
 // store.transaction(fn): the levels are opened and closed natively (BEGIN IMMEDIATE, then
-// savepoints), the callback runs here, so whatever it throws is rethrown as the same value.
-const { _begin: begin, _commit: commit, _rollback: rollback } = Store.prototype
-delete Store.prototype._begin
-delete Store.prototype._commit
-delete Store.prototype._rollback
+// savepoints), the callback runs here, so whatever it throws is rethrown as the same value. The
+// change events of the writes inside wait for the outermost commit, and go with a rolled-back
+// level.
+// A second instance of this file in one process (a test runner's module registry next to
+// Node's) finds them where the first one put them.
+const LEVELS = Symbol.for('stowage.transactionLevels')
+if (!Object.hasOwn(Store.prototype, LEVELS)) {
+  const { _begin, _commit, _rollback } = Store.prototype
+  Object.defineProperty(Store.prototype, LEVELS, { value: { begin: _begin, commit: _commit, rollback: _rollback } })
+  delete Store.prototype._begin
+  delete Store.prototype._commit
+  delete Store.prototype._rollback
+}
+const { begin, commit, rollback } = Store.prototype[LEVELS]
 Object.defineProperty(Store.prototype, 'transaction', {
   configurable: true,
   writable: true,
@@ -150,6 +162,7 @@ Object.defineProperty(Store.prototype, 'transaction', {
       throw coded(TypeError, 'ERR_INVALID_ARG_TYPE', `transaction: fn must be a function; received ${fn === null ? 'null' : typeof fn}`)
     }
     const level = begin.call(this)
+    const events = changes.enter(this)
     let result
     try {
       result = fn(this)
@@ -161,9 +174,16 @@ Object.defineProperty(Store.prototype, 'transaction', {
         )
       }
     } catch (err) {
+      events.leave(false)
       rollbackThenRethrow(this, level, err)
     }
-    commit.call(this, level)
+    try {
+      commit.call(this, level)
+    } catch (err) {
+      events.leave(false)
+      throw err
+    }
+    events.leave(true)
     return result
   },
 })
@@ -536,6 +556,7 @@ module.exports = {
   AgentRunStore,
   WorktreeStore,
   workspaceHash,
+  ChatStore,
   createSessionStore,
   createRunStore,
   openSessionStore,

@@ -34,7 +34,7 @@ it('installs offline without scripts, with this platform binary only', () => {
   const modules = join(app, 'node_modules')
   expect(readdirSync(modules).filter((f) => !f.startsWith('.'))).toEqual(['stowage', `stowage-${platform}`])
   expect(files(modules).filter((f) => f.endsWith('.node'))).toEqual([`stowage-${platform}/stowage.${platform}.node`])
-  expect(files(join(modules, 'stowage'))).toEqual(['LICENSE', 'README.md', 'binding.js', 'index.d.ts', 'index.js', 'mlflow.js', 'native.js', 'package.json'])
+  expect(files(join(modules, 'stowage'))).toEqual(['LICENSE', 'README.md', 'binding.js', 'chats.js', 'etcode.d.ts', 'etcode.js', 'index.d.ts', 'index.js', 'mlflow.js', 'native.js', 'package.json'])
   expect(files(join(modules, `stowage-${platform}`))).toEqual(['LICENSE', 'README.md', 'package.json', `stowage.${platform}.node`])
   const manifest = JSON.parse(readFileSync(join(modules, 'stowage', 'package.json'), 'utf8'))
   expect(Object.keys(manifest.optionalDependencies)).toEqual(PLATFORMS.map((p) => `stowage-${p}`))
@@ -61,6 +61,10 @@ it("works through named imports of import('stowage')", () => {
     openStore: 'function',
     defaultIsModule: true,
   })
+})
+
+it("works through require('stowage/etcode'), etcode's persistence on its etcode.db", () => {
+  expect(nodeJson(app, ['etcode.cjs', join(app, 'data', 'etcode')])).toEqual({ file: 'etcode.db', titles: ['New Session'], parts: ['hi'] })
 })
 
 it('type-checks extension code against the installed types with tsc --strict', () => {

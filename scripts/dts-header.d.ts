@@ -141,6 +141,8 @@ export interface StoreMembers {
   agents: { readonly agents: AgentSessionStore; readonly agentRuns: AgentRunStore }
   /** AIT42 Editor's worktree-session repository (`ait42-session`). */
   worktrees: { readonly worktrees: WorktreeStore }
+  /** etcode's sessions, messages, parts, todos and permissions. */
+  chats: { readonly chats: ChatStore }
 }
 
 /** The name of a store this build implements. */
@@ -348,6 +350,138 @@ export interface ImportProgress {
   file?: string
 }
 
+/** A chat session, etcode's `Session.Info`. `agent` and `summary` are present and `undefined`
+ * when unset (a summary of 0/0/0 reads as none). */
+export interface ChatSession {
+  /** `sess_` + creation time in hex + 8 base-62 characters. */
+  id: string
+  title: string
+  projectID: string
+  /** The folder the session works in. */
+  directory: string
+  agent: string | undefined
+  summary: ChatSessionSummary | undefined
+  /** Epoch milliseconds. `updated` moves with `touchSession`, `setSessionTitle` and
+   * `setSessionSummary`, and orders `listSessions`. */
+  time: { created: number; updated: number }
+}
+
+/** The lines and files a session's edits changed. */
+export interface ChatSessionSummary {
+  additions: number
+  deletions: number
+  files: number
+}
+
+/** What {@link ChatStore.createSession} takes. */
+export interface ChatSessionInput {
+  projectID: string
+  directory: string
+  /** Default `"New Session"`. */
+  title?: string
+  agent?: string
+}
+
+/** What {@link ChatStore.createMessage} takes: a user's message or an assistant's turn. */
+export type ChatMessageInput =
+  | { sessionID: string; role: 'user'; content: string }
+  | { sessionID: string; role: 'assistant'; summary?: boolean; agent?: string }
+
+/** A message: its stored JSON object with its ids. */
+export type ChatMessage = ChatUserMessage | ChatAssistantMessage
+
+/** A user's message. */
+export interface ChatUserMessage {
+  id: string
+  sessionID: string
+  role: 'user'
+  content: string
+  time: { created: number }
+}
+
+/** An assistant's turn, filled in by `updateMessage` as it streams. */
+export interface ChatAssistantMessage {
+  id: string
+  sessionID: string
+  role: 'assistant'
+  finish?: string
+  error?: unknown
+  summary?: boolean
+  agent?: string
+  tokens?: { input: number; output: number }
+  time: { created: number; completed?: number }
+}
+
+/** A message with its parts, as `listMessages(sessionID, { withParts: true })` returns them
+ * (opencode's `{ info, parts }`). */
+export interface ChatMessageWithParts {
+  info: ChatMessage
+  parts: ChatPart[]
+}
+
+/** A tool call's state. */
+export interface ChatToolState {
+  status: 'pending' | 'running' | 'completed' | 'failed'
+  input?: unknown
+  output?: unknown
+  error?: string
+  title?: string
+  time?: { start?: number; end?: number }
+}
+
+/** A part of a message: its stored JSON object with `id` and `messageID`. */
+export type ChatPart = { id: string; messageID: string } & ChatPartData
+
+/** The JSON of a part, by `type` (etcode's five; other types are stored as given). */
+export type ChatPartData =
+  | { type: 'text'; text: string }
+  | { type: 'tool'; tool: string; callID?: string; state: ChatToolState }
+  | { type: 'step-start'; snapshot?: string }
+  | { type: 'step-finish'; snapshot?: string }
+  | { type: 'compaction'; auto: boolean }
+
+/** What {@link ChatStore.createPart} takes: the part's data with its message (and session, `''`
+ * when not given). */
+export type ChatPartInput = { messageID: string; sessionID?: string } & ChatPartData
+
+/** One item of a session's todo list. */
+export interface ChatTodo {
+  content: string
+  /** `pending`, `in_progress`, `completed` or `cancelled`. */
+  status: string
+  /** Default `'medium'`. */
+  priority?: string
+}
+
+/** One of a project's permission rules. */
+export interface ChatPermissionRule {
+  permission: string
+  pattern: string
+  action: 'allow' | 'deny' | 'ask'
+}
+
+/** A change of the chats store, with etcode's bus event name (`updateMessage` publishes
+ * `message.created`, as etcode's `Message.update` does). */
+export type ChatChange =
+  | { type: 'session.created' | 'session.updated'; properties: ChatSession }
+  | { type: 'session.deleted'; properties: { id: string } }
+  | { type: 'message.created'; properties: ChatMessage }
+  | { type: 'message.deleted'; properties: { id: string; sessionID: string | undefined } }
+  | { type: 'part.updated'; properties: ChatPart }
+  | { type: 'todo.updated'; properties: { sessionID: string; todos: Required<ChatTodo>[] } }
+
+/** The members of {@link ChatStore} written in JS (chats.js). */
+export interface ChatStore {
+  /**
+   * Calls `listener({ type, properties })` for each write after it commits: when the call
+   * returns, or inside `store.transaction(fn)` after the outermost commit; never for a write that
+   * is rolled back (a failed call, an `update…` whose callback throws, a rolled-back transaction
+   * level). Events come in commit order. A listener that throws does not stop the others; what
+   * it threw is rethrown from a microtask. Returns the function that unsubscribes.
+   */
+  onChange(listener: (event: ChatChange) => void): () => void
+}
+
 /** overstory's `SessionStore`: the methods of {@link AgentSessionStore} on a file of its own. */
 export type SessionStore = Omit<AgentSessionStore, never> & { close(): void }
 /** overstory's `RunStore`: the methods of {@link AgentRunStore} on a file of its own. */
@@ -404,7 +538,7 @@ export interface WorktreeSession {
   /** By `instanceId`. */
   instances: WorktreeInstance[]
   /** Chronological (by the instant each timestamp denotes). */
-  chatHistory: ChatMessage[]
+  chatHistory: WorktreeChatMessage[]
 }
 
 /** AIT42's `WorktreeInstance`: one agent of a session in its own git worktree. */
@@ -430,8 +564,8 @@ export interface WorktreeInstance {
   runtimeLabel: string | null
 }
 
-/** AIT42's `ChatMessage`. */
-export interface ChatMessage {
+/** AIT42's `ChatMessage` (named `WorktreeChatMessage` here, beside the chats store's `ChatMessage`). */
+export interface WorktreeChatMessage {
   /** Unique across all sessions. */
   id: string
   /** The session's id when read. */
@@ -452,12 +586,12 @@ type NullableOptional<T> = { [K in keyof T as null extends T[K] ? never : K]: T[
  * `instances` and `chatHistory` may be left out. */
 export type WorktreeSessionInput = NullableOptional<Omit<WorktreeSession, 'instances' | 'chatHistory'>> & {
   instances?: WorktreeInstanceInput[]
-  chatHistory?: ChatMessageInput[]
+  chatHistory?: WorktreeChatMessageInput[]
 }
 /** An instance of a {@link WorktreeSessionInput}; `sessionId` is ignored. */
 export type WorktreeInstanceInput = NullableOptional<WorktreeInstance>
 /** What `addChatMessage` takes; `sessionId` is ignored. */
-export type ChatMessageInput = NullableOptional<ChatMessage>
+export type WorktreeChatMessageInput = NullableOptional<WorktreeChatMessage>
 
 /** The criteria of `listSessions`, combined with AND. */
 export interface SessionListQuery {

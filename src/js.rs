@@ -609,6 +609,19 @@ impl Js {
         Ok(v)
     }
 
+    /// A JS string of `s`, copied byte for byte when it is ASCII (no UTF-8 decoding: what makes
+    /// a large JSON result cheap to hand over), else decoded as [`Js::string`] does.
+    fn ascii_or_utf8(self, s: &str) -> Result<Val> {
+        if !s.is_ascii() {
+            return self.string(s);
+        }
+        let mut v = ptr::null_mut();
+        self.check(unsafe {
+            sys::napi_create_string_latin1(self.0, s.as_ptr().cast(), s.len() as isize, &mut v)
+        })?;
+        Ok(v)
+    }
+
     pub fn object_new(self) -> Result<Val> {
         let mut v = ptr::null_mut();
         self.check(unsafe { sys::napi_create_object(self.0, &mut v) })?;
@@ -710,10 +723,9 @@ impl Js {
 
     /// The JS value of the JSON text `text` (one `JSON.parse`): how a JSON column, or a whole
     /// result serialised in Rust, reaches JS.
-    #[expect(dead_code, reason = "for the JSON columns of the stores being added")]
     pub fn json(self, text: &str) -> Result<Val> {
         let (json, parse) = self.json_function("parse")?;
-        let arg = self.string(text)?;
+        let arg = self.ascii_or_utf8(text)?;
         let mut out = ptr::null_mut();
         self.check(unsafe { sys::napi_call_function(self.0, json, parse, 1, &arg, &mut out) })?;
         Ok(out)
@@ -723,7 +735,6 @@ impl Js {
     /// form (`undefined`, a function, a symbol) is a `TypeError` naming the argument; what
     /// `JSON.stringify` throws (a cycle, a BigInt, a throwing `toJSON`) becomes a `TypeError`
     /// with that as `cause`.
-    #[expect(dead_code, reason = "for the JSON columns of the stores being added")]
     pub fn json_text(self, v: Val, at: At<'_>) -> Result<String> {
         let (json, stringify) = self.json_function("stringify")?;
         let mut out = ptr::null_mut();

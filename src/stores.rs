@@ -28,6 +28,7 @@ static BINDINGS: &[Binding] = &[
     crate::training::BINDING,
     crate::agents::BINDING,
     crate::worktrees::BINDING,
+    crate::chats::BINDING,
 ];
 
 /// The binding of the store `store`.

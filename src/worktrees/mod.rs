@@ -361,7 +361,7 @@ impl WorktreeStore {
     /// `SQLITE_CONSTRAINT_PRIMARYKEY`.
     #[napi(
         catch_unwind,
-        ts_args_type = "sessionId: string, message: ChatMessageInput"
+        ts_args_type = "sessionId: string, message: WorktreeChatMessageInput"
     )]
     pub fn add_chat_message(
         &self,

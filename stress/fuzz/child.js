@@ -13,7 +13,7 @@ const fs = require('node:fs')
 const path = require('node:path')
 
 const { Rng, Values, SENTINELS, tag, failsString } = require('./values.js')
-const { SURFACE, RUN_IDS, AGENTS, WORKSPACES } = require('./surface.js')
+const { SURFACE, RUN_IDS, AGENTS, WORKSPACES, PROJECTS } = require('./surface.js')
 const { TYPE, RANGE, UNKNOWN, INVALID, check, truthy, undef } = require('./types.js')
 const { createFixtures, ESCAPES } = require('./fixtures.js')
 
@@ -41,6 +41,8 @@ class Fuzzer {
     this.rng = new Rng(this.seed)
     this.stowage = require(path.resolve(opts.entry))
     this.current = { close() {}, read() {}, buffers: [] }
+    /** Ids the chats store returned, by prefix, for later calls to name. */
+    this.chatIds = { sess: [], msg: [], part: [] }
     const hooks = {
       closeCurrent: () => this.current.close(),
       detachAll: () => this.detachAll(),
@@ -82,6 +84,8 @@ class Fuzzer {
       agentsDb: [['agents/a0.db', 'agents/a1.db', 'agents/a2.db', 'ov/o0/sessions.db'], ['db/t0.sqlite', ...junk]],
       worktreesDb: [['worktrees/w0.db', 'worktrees/w1.db', 'worktrees/w2.db'], ['agents/a0.db', 'db/t0.sqlite', ...junk]],
       legacyDir: [['wtlegacy/d0', 'wtlegacy/d1'], ['wtlegacy/missing', 'wtlegacy/d0/00000000000000a0.json', 'junk/text.txt', 'legacy']],
+      chatsDb: [['chats/c0.db', 'chats/c1.db', 'chats/c2.db'], ['agents/a0.db', 'db/t0.sqlite', ...junk]],
+      storageTree: [['chats/tree0', 'chats/tree1'], ['chats/tree0/message', 'legacy', 'missing', 'junk/text.txt']],
       folder: [['default/d0', 'default/d1'], ['default/new/deep', 'junk/text.txt', 'ov/o3', '.']],
       bundle: [['bundles/b0', 'bundles/b1', 'bundles/b2', 'bundles/b0.tar', 'bundles/b1.tar', 'bundles/b0/bundle.json'], [...this.hostileBundles, 'bundles', ...junk, 'db', '.']],
       backup: [['backups/k0.sqlite', 'backups/k1.sqlite', 'backups/k2.sqlite'], ['db/t0.sqlite', 'junk/dir.sqlite', 'missing/x.sqlite']],
@@ -118,13 +122,13 @@ class Fuzzer {
   target(op) {
     const r = this.rng
     const mod = this.stowage
-    const wantKind = op.on === 'TrainingStore' ? 'training' : op.on === 'Store' ? null : op.on === 'WorktreeStore' ? 'worktrees' : 'agents'
+    const wantKind = op.on === 'TrainingStore' ? 'training' : op.on === 'Store' ? null : op.on === 'WorktreeStore' ? 'worktrees' : op.on === 'ChatStore' ? 'chats' : 'agents'
     // A store's members exist only on a Store opened with it (methods called on the wrong
     // object are misuse(), below).
     const pickStore = () => {
       const fitting = this.stores.filter((s) => wantKind === null || s.kind === wantKind)
       if (fitting.length) return r.pick(fitting)
-      const file = path.join(this.root, { agents: 'agents/a2.db', worktrees: 'worktrees/w2.db' }[wantKind] || 'db/t3.sqlite')
+      const file = path.join(this.root, { agents: 'agents/a2.db', worktrees: 'worktrees/w2.db', chats: 'chats/c2.db' }[wantKind] || 'db/t3.sqlite')
       return { store: this.open(file, wantKind === 'training' || wantKind === null ? undefined : { stores: [wantKind] }) }
     }
     switch (op.on) {
@@ -149,6 +153,10 @@ class Fuzzer {
       case 'WorktreeStore': {
         const s = pickStore().store
         return { obj: s.worktrees, close: () => s.close(), read: () => s.worktrees.listSessions() }
+      }
+      case 'ChatStore': {
+        const s = pickStore().store
+        return { obj: s.chats, close: () => s.close(), read: () => s.chats.listSessions(PROJECTS[0]) }
       }
       default: {
         if (!this.factories.some((f) => f.kind === op.on)) {
@@ -186,6 +194,34 @@ class Fuzzer {
     return tag(fns[which], ['onProgress noop', 'onProgress throws', 'onProgress closes the store', 'onProgress re-enters'][which], 'function')
   }
 
+  /** A callback for `updateMessage`/`updatePart`: it changes the draft, throws, closes the
+   * store, re-enters it, or (hostile: JSON.stringify then throws) puts a BigInt in the draft. */
+  mutateCallback() {
+    const which = this.rng.int(5)
+    const fns = [
+      (d) => {
+        d.text = `edited ${this.stats.calls}`
+      },
+      () => {
+        throw SENTINELS[0]
+      },
+      () => this.current.close(),
+      () => this.current.read(),
+      (d) => {
+        d.big = 1n
+      },
+    ]
+    const labels = ['mutate edits', 'mutate throws', 'mutate closes the store', 'mutate re-enters', 'mutate adds a BigInt']
+    return tag(fns[which], labels[which], 'function', which === 4 ? { hostile: true } : {})
+  }
+
+  /** A listener for `onChange`: it ignores the event or re-enters the store. Events come only
+   * after a commit, so neither can change what a call returned. */
+  changeListener() {
+    const reenters = this.rng.chance(0.5)
+    return tag(reenters ? () => this.current.read() : () => {}, reenters ? 'listener re-enters' : 'listener noop', 'function')
+  }
+
   /** A callback for `Store.transaction`: it writes through the store it is given, then returns,
    * throws, returns a promise, closes the store, or nests a transaction that throws. */
   txCallback() {
@@ -193,6 +229,7 @@ class Fuzzer {
     const write = (st) => {
       if (st.training) st.training.insertRun(`tx-${this.stats.calls}`, 'p', 'tx', null)
       else if (st.worktrees) st.worktrees.createSession('/w/editor', { id: `tx-${this.stats.calls}`, type: 'debate', task: 't', status: 'running', createdAt: 'c', updatedAt: 'u' })
+      else if (st.chats) st.chats.createSession({ projectID: PROJECTS[0], directory: `tx-${this.stats.calls}` })
       else st.agents.upsert({ id: `tx-${this.stats.calls}`, agentName: `tx-${this.stats.calls}`, capability: 'c', worktreePath: '/w', branchName: 'b', taskId: 't', tmuxSession: 'x', state: 'working', startedAt: '2026-01-01T00:00:00.000Z', lastActivity: '2026-01-01T00:00:00.000Z' })
     }
     const throwsInside = (inner) => {
@@ -266,6 +303,7 @@ class Fuzzer {
     this.open(path.join(this.root, 'db/t1.sqlite'))
     this.open(path.join(this.root, 'agents/a0.db'), { stores: ['agents'] })
     this.open(path.join(this.root, 'worktrees/w0.db'), { stores: ['worktrees'] })
+    this.open(path.join(this.root, 'chats/c0.db'), { stores: ['chats'] })
     this.adoptFactory(this.stowage.createSessionStore(path.join(this.root, 'agents/a1.db')), 'SessionStore', path.join(this.root, 'agents/a1.db'))
     this.adoptFactory(this.stowage.createRunStore(path.join(this.root, 'agents/a1.db')), 'RunStore', path.join(this.root, 'agents/a1.db'))
     this.checkCoverage()
@@ -282,7 +320,7 @@ class Fuzzer {
   /** Every function of the package must be in the surface the fuzzer calls. */
   checkCoverage() {
     const known = new Set(SURFACE.map((op) => `${op.on}.${op.name}`))
-    const classes = ['Store', 'TrainingStore', 'AgentSessionStore', 'AgentRunStore', 'WorktreeStore']
+    const classes = ['Store', 'TrainingStore', 'AgentSessionStore', 'AgentRunStore', 'WorktreeStore', 'ChatStore']
     const present = Object.entries(this.stowage)
       .filter(([name, f]) => typeof f === 'function' && !classes.includes(name))
       .map(([name]) => `module.${name}`)
@@ -456,12 +494,29 @@ class Fuzzer {
     if (op.name === 'createSessionStore') this.adoptFactory(o.ret, 'SessionStore', list[0].v)
     if (op.name === 'createRunStore') this.adoptFactory(o.ret, 'RunStore', list[0].v)
     if (op.name === 'openSessionStore') this.adoptFactory(o.ret.store, 'SessionStore', path.join(list[0].v, 'sessions.db'))
+    if (op.on === 'ChatStore') this.keepChatIds(o.ret)
+  }
+
+  /** Remembers the ids of what a chats call returned (a session, message or part, or lists). */
+  keepChatIds(ret) {
+    const seen = (x) => {
+      if (x === null || typeof x !== 'object') return
+      if (Array.isArray(x)) return x.slice(0, 4).forEach(seen)
+      if (x.info) seen(x.info)
+      const prefix = typeof x.id === 'string' ? x.id.split('_')[0] : null
+      const pool = this.chatIds[prefix]
+      if (pool && !pool.includes(x.id)) {
+        pool.push(x.id)
+        if (pool.length > 12) pool.shift()
+      }
+    }
+    seen(ret)
   }
 
   /** Opens one of the pool's files again (a second connection), keeping the pool populated. */
   reopen(i) {
-    const kind = this.rng.weighted([[5, 'training'], [3, 'agents'], [2, 'worktrees']])
-    const files = { training: ['db/t0.sqlite', 'db/t1.sqlite', 'db/t2.sqlite'], agents: ['agents/a0.db', 'agents/a1.db'], worktrees: ['worktrees/w0.db', 'worktrees/w1.db'] }[kind]
+    const kind = this.rng.weighted([[5, 'training'], [3, 'agents'], [2, 'worktrees'], [2, 'chats']])
+    const files = { training: ['db/t0.sqlite', 'db/t1.sqlite', 'db/t2.sqlite'], agents: ['agents/a0.db', 'agents/a1.db'], worktrees: ['worktrees/w0.db', 'worktrees/w1.db'], chats: ['chats/c0.db', 'chats/c1.db'] }[kind]
     const file = path.join(this.root, this.rng.pick(files))
     this.note(i, `reopen ${file}`)
     try {
@@ -475,7 +530,7 @@ class Fuzzer {
   /** Methods called on a wrong receiver, classes called as constructors: coded TypeErrors. */
   async misuse(i, kind) {
     const r = this.rng
-    const classes = ['Store', 'TrainingStore', 'AgentSessionStore', 'AgentRunStore', 'WorktreeStore']
+    const classes = ['Store', 'TrainingStore', 'AgentSessionStore', 'AgentRunStore', 'WorktreeStore', 'ChatStore']
     const name = r.pick(classes)
     const C = this.stowage[name]
     const list = Array.from({ length: r.int(3) }, () => this.v.any())
@@ -527,7 +582,7 @@ class Fuzzer {
   fingerprintable(op, t, list) {
     if (op.getter || op.name === 'close' || op.name === 'closeStorage' || list.some((a) => a.hostile || a.foreign)) return false
     if (op.on === 'Store' && op.name !== 'transaction') return false
-    if (!['module', 'Store', 'TrainingStore', 'AgentSessionStore', 'AgentRunStore', 'WorktreeStore', 'SessionStore', 'RunStore'].includes(op.on)) return false
+    if (!['module', 'Store', 'TrainingStore', 'AgentSessionStore', 'AgentRunStore', 'WorktreeStore', 'ChatStore', 'SessionStore', 'RunStore'].includes(op.on)) return false
     if (op.on === 'module' && (op.kind !== 'write' || !this.stowage.isReady() || op.name === 'initStorage')) return false
     return this.rng.chance(0.25) && this.isOpen(t.obj, op.on)
   }
@@ -535,7 +590,17 @@ class Fuzzer {
   fingerprint(obj, on) {
     if (on === 'Store') {
       if (obj.training) return this.fingerprint(obj.training, 'TrainingStore')
-      return obj.worktrees ? this.fingerprint(obj.worktrees, 'WorktreeStore') : this.fingerprint(obj.agents, 'AgentSessionStore')
+      return obj.worktrees ? this.fingerprint(obj.worktrees, 'WorktreeStore') : obj.chats ? this.fingerprint(obj.chats, 'ChatStore') : this.fingerprint(obj.agents, 'AgentSessionStore')
+    }
+    if (on === 'ChatStore') {
+      try {
+        const c = obj
+        const sessions = PROJECTS.flatMap((p) => c.listSessions(p))
+        const ids = [...new Set([...sessions.map((x) => x.id), ...this.chatIds.sess])]
+        return json([sessions, PROJECTS.map((p) => c.getPermission(p)), ids.map((id) => [c.listMessages(id, { withParts: true }), c.getTodos(id)])])
+      } catch {
+        return null
+      }
     }
     try {
       if (on === 'module' || on === 'TrainingStore') {
@@ -585,6 +650,7 @@ class Fuzzer {
       if (json(res) !== '["ok"]') this.violate(this.calls, `final integrityCheck of ${file} failed`, { result: res })
       if (kind === 'training') s.training.listRuns().forEach((r) => s.training.getRunRows(r.run_id))
       else if (kind === 'worktrees') s.worktrees.listSessions()
+      else if (kind === 'chats') s.chats.listSessions(PROJECTS[0]).forEach((x) => s.chats.listMessages(x.id, { withParts: true }))
       else s.agents.getAll()
       s.close()
     }

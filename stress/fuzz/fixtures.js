@@ -84,7 +84,7 @@ function hostileManifests(rng, v) {
  */
 function createFixtures(root, rng, v, stowage) {
   const mk = (...p) => fs.mkdirSync(path.join(root, ...p), { recursive: true })
-  for (const d of ['db', 'agents', 'bundles', 'backups', 'legacy', 'ov/o0', 'ov/o1', 'ov/o2', 'default', 'ckpt', 'junk/dir.sqlite', 'fixtures', 'worktrees', 'wtlegacy/d0', 'wtlegacy/d1', '.ait42/sessions']) mk(d)
+  for (const d of ['db', 'agents', 'bundles', 'backups', 'legacy', 'ov/o0', 'ov/o1', 'ov/o2', 'default', 'ckpt', 'junk/dir.sqlite', 'fixtures', 'worktrees', 'wtlegacy/d0', 'wtlegacy/d1', '.ait42/sessions', 'chats']) mk(d)
   const write = (p, data) => fs.writeFileSync(path.join(root, p), data)
   write('junk/notadb.sqlite', Buffer.from(Array.from({ length: 4096 }, () => rng.int(256))))
   write('junk/empty.sqlite', '')
@@ -100,6 +100,18 @@ function createFixtures(root, rng, v, stowage) {
   write('wtlegacy/d0/00000000000000a1.json', randomJson(rng, v))
   write('wtlegacy/d1/00000000000000b0.json', JSON.stringify([wtSession('ws1'), { id: 'bad' }], null, 2))
   write('.ait42/sessions/00000000000000c0.json', JSON.stringify([wtSession('legacy-home')]))
+  // opencode's JSON storage trees for the chats store's importer: a valid one, and one of
+  // random bodies (with an orphan).
+  for (const [tree, body] of [['chats/tree0', (x) => JSON.stringify(x)], ['chats/tree1', () => randomJson(rng, v)]]) {
+    for (const d of ['project', 'session/proj_0', 'session/proj_gone', 'message/ses_0', 'part/msg_0', 'todo', 'permission']) mk(tree, d)
+    write(`${tree}/project/proj_0.json`, body({ worktree: '/w' }))
+    write(`${tree}/session/proj_0/ses_0.json`, body({ directory: '/w', title: 'imported', time: { created: 1, updated: 2 } }))
+    write(`${tree}/session/proj_gone/ses_9.json`, body({ title: 'orphan' }))
+    write(`${tree}/message/ses_0/msg_0.json`, body({ role: 'user', content: 'hi', time: { created: 1 } }))
+    write(`${tree}/part/msg_0/prt_0.json`, body({ type: 'text', text: 'hi' }))
+    write(`${tree}/todo/ses_0.json`, body([{ content: 'a', status: 'pending', priority: 'high' }]))
+    write(`${tree}/permission/proj_0.json`, body([]))
+  }
 
   const src = stowage.openStore(path.join(root, 'fixtures/src.sqlite'))
   const t = src.training

@@ -1,13 +1,13 @@
 'use strict'
 // Every function of stowage's JS surface with the types of its parameters. `on` names what the
 // function is called on: `module` (the package exports), `Store`, `TrainingStore`,
-// `AgentSessionStore`, `AgentRunStore`, `WorktreeStore` (instances), or the objects the factories return
+// `AgentSessionStore`, `AgentRunStore`, `WorktreeStore`, `ChatStore` (instances), or the objects the factories return
 // (`SessionStore`, `RunStore`, which have the methods of the agents classes plus `close`).
 // `kind` says how a module-level function behaves before `initStorage`: a `write` throws
 // ERR_NOT_READY, a `read` returns the original's empty answer.
 
 const { tag } = require('./values.js')
-const { T, OK, TYPE, RANGE, INVALID, check, truthy, nullish, isObject, arrayItems, undef, NUMERIC_TYPED } = require('./types.js')
+const { T, OK, TYPE, RANGE, UNKNOWN, INVALID, check, truthy, nullish, isObject, arrayItems, undef, NUMERIC_TYPED } = require('./types.js')
 
 const RUN_IDS = ['r0', 'r1', 'r2', 'r3', 'run:with:colons', 'ünï😀', '']
 const SESSION_IDS = ['s0', 's1', 's2']
@@ -138,7 +138,7 @@ agentsOptionFields.transitions.check = (t) => {
 }
 const agentsOption = T.optObj(agentsOptionFields, maybe(fieldsGen(agentsOptionFields), 0.3))
 /** A store name: another string is ERR_INVALID_ARG (checked item by item with the types). */
-const storeName = { check: (t) => (t.k !== 'string' ? TYPE : ['training', 'agents', 'worktrees'].includes(t.v) ? OK : INVALID) }
+const storeName = { check: (t) => (t.k !== 'string' ? TYPE : ['training', 'agents', 'worktrees', 'chats'].includes(t.v) ? OK : INVALID) }
 const autoVacuum = { gen: maybe(pick(['none', 'full', 'incremental']), 0.2), check: (t) => (nullish(t) ? OK : t.k !== 'string' ? TYPE : ['none', 'full', 'incremental'].includes(t.v.toLowerCase()) ? OK : INVALID) }
 /** `openStore`'s options: a store's own options (`agents`) are read only when it is requested. */
 const storeOptions = (() => {
@@ -386,6 +386,110 @@ const worktrees = [
   { name: 'importLegacyJson', params: [p('dir', { gen: path('legacyDir'), check: (t) => (nullish(t) ? OK : T.path().check(t)) }), p('options', T.optObj(wtImportFields, maybe(fieldsGen(wtImportFields))))] },
   { name: 'importLegacyJsonAsync', async: true, params: [p('dir', { gen: path('legacyDir'), check: (t) => (nullish(t) ? OK : T.path().check(t)) }), p('options', T.optObj(wtImportFields, maybe(fieldsGen(wtImportFields))))] },
 ]
+const PROJECTS = ['proj_0', 'proj_1']
+const projectId = pick(PROJECTS)
+/** An id of the chats store: mostly one the fuzzer saw returned (`g.chatIds`), else a missing one. */
+const chatId = (prefix) => (g) => {
+  const seen = g.chatIds[prefix]
+  if (seen.length && g.rng.chance(0.85)) return s(g.rng.pick(seen))
+  return g.rng.chance(0.5) ? s(`${prefix}_missing`) : g.v.string()
+}
+/** What `JSON.stringify` makes of a value: a BigInt anywhere, or no JSON form at the top (a
+ * function, a symbol, `undefined`), is a TypeError; what runs the caller's code is unknown. */
+function jsonCheck(t, top) {
+  if (t.hostile || t.foreign) return UNKNOWN
+  switch (t.k) {
+    case 'bigint':
+      return TYPE
+    case 'undefined':
+    case 'function':
+    case 'symbol':
+      return top ? TYPE : OK
+    case 'string':
+    case 'number':
+    case 'boolean':
+    case 'null':
+      return OK
+    case 'array':
+      return t.sparse !== undefined ? UNKNOWN : t.items.reduce((acc, it) => acc | jsonCheck(it, false), OK)
+    case 'object':
+      return Object.values(t.f || {}).reduce((acc, it) => acc | jsonCheck(it, false), OK)
+    case 'typed':
+      return t.ta && t.ta.startsWith('Big') ? TYPE : OK
+    default:
+      return UNKNOWN
+  }
+}
+const jsonValue = (gen) => ({ gen, check: (t) => jsonCheck(t, true) })
+const chatSessionInput = { projectID: T.str(projectId), directory: T.str(text), title: T.optStr(maybe(text)), agent: T.optStr(maybe(pick(['build', 'plan']))) }
+const chatSummary = { additions: T.int(smallInt, true), deletions: T.int(smallInt, true), files: T.int(smallInt, true) }
+/** `createMessage`'s input: `role` decides which fields are read; another role is ERR_INVALID_ARG. */
+const chatMessageInput = {
+  gen: (g) => {
+    const user = g.rng.chance(0.5)
+    const f = { sessionID: chatId('sess')(g), role: s(user ? 'user' : 'assistant') }
+    if (user) f.content = text(g)
+    else if (g.rng.chance(0.5)) f.agent = pick(['build', 'plan'])(g)
+    return g.v.fromFields(f)
+  },
+  check: (t) => {
+    if (!isObject(t)) return TYPE
+    const f = (k) => (t.f && t.f[k]) || undef()
+    let flags = check(T.str(), f('sessionID'))
+    const role = f('role')
+    flags |= check(T.str(), role)
+    if (flags) return flags
+    if (role.v === 'user') return check(T.str(), f('content'))
+    if (role.v === 'assistant') return check(T.optStr(), f('agent'))
+    return INVALID
+  },
+}
+const partData = (g) => g.rng.weighted([
+  [3, () => ({ type: s('text'), text: text(g) })],
+  [3, () => ({ type: s('tool'), tool: s('bash'), state: g.v.fromFields({ status: s('running'), output: text(g) }) })],
+  [1, () => ({ type: s('step-start'), snapshot: text(g) })],
+  [1, () => ({ type: s('compaction'), auto: flag(g) })],
+])()
+/** `createPart`'s part: `{ messageID, sessionID?, type, … }`, all of it JSON. */
+const chatPartInput = {
+  gen: (g) => g.v.fromFields({ messageID: chatId('msg')(g), ...(g.rng.chance(0.7) ? { sessionID: chatId('sess')(g) } : {}), ...partData(g) }),
+  check: (t) => {
+    if (!isObject(t)) return TYPE
+    const f = (k) => (t.f && t.f[k]) || undef()
+    const flags = check(T.str(), f('messageID')) | check(T.optStr(), f('sessionID')) | check(T.str(), f('type'))
+    return flags || jsonCheck(t, true)
+  },
+}
+const mutate = { gen: (g) => g.mutateCallback(), check: (t) => (t.k === 'function' ? OK : TYPE) }
+const todoItem = T.obj(...(() => { const f = { content: T.str(text), status: T.str(pick(['pending', 'in_progress', 'completed'])), priority: T.optStr(maybe(pick(['high', 'low']))) }; return [f, fieldsGen(f, ['content', 'status'])] })())
+const rules = jsonValue(arrayGen((g) => g.v.fromFields({ permission: s('bash'), pattern: s('*'), action: pick(['allow', 'deny', 'ask'])(g) }), 2))
+const layout = { gen: maybe(pick(['opencode']), 0.3), check: (t) => (nullish(t) ? OK : t.k !== 'string' ? TYPE : t.v === 'opencode' ? OK : INVALID) }
+const importOptions = options({ layout, onProgress: progress })
+const chats = [
+  { name: 'createSession', params: [p('input', T.obj(chatSessionInput, fieldsGen(chatSessionInput, ['projectID', 'directory'])))] },
+  { name: 'getSession', params: [p('id', T.str(chatId('sess'))), p('projectID', T.optStr(maybe(projectId)))] },
+  { name: 'listSessions', params: [p('projectID', T.str(projectId))] },
+  { name: 'touchSession', params: [p('id', T.str(chatId('sess')))] },
+  { name: 'setSessionTitle', params: [p('id', T.str(chatId('sess'))), p('title', T.str(text))] },
+  { name: 'setSessionSummary', params: [p('id', T.str(chatId('sess'))), p('summary', T.obj(chatSummary, fieldsGen(chatSummary, Object.keys(chatSummary))))] },
+  { name: 'removeSession', params: [p('id', T.str(chatId('sess')))] },
+  { name: 'createMessage', params: [p('input', chatMessageInput)] },
+  { name: 'getMessage', params: [p('id', T.str(chatId('msg')))] },
+  { name: 'listMessages', params: [p('sessionID', T.str(chatId('sess'))), p('options', T.optObj({ withParts: T.any(flag) }, maybe(fieldsGen({ withParts: T.any(flag) }))))] },
+  { name: 'updateMessage', params: [p('id', T.str(chatId('msg'))), p('mutate', mutate)] },
+  { name: 'removeMessage', params: [p('id', T.str(chatId('msg')))] },
+  { name: 'createPart', params: [p('part', chatPartInput)] },
+  { name: 'getPart', params: [p('id', T.str(chatId('part')))] },
+  { name: 'listParts', params: [p('messageID', T.str(chatId('msg')))] },
+  { name: 'updatePart', params: [p('id', T.str(chatId('part'))), p('mutate', mutate)] },
+  { name: 'replaceTodos', params: [p('sessionID', T.str(chatId('sess'))), p('todos', T.arrayOf(todoItem, arrayGen((g) => todoItem.gen(g), 3)))] },
+  { name: 'getTodos', params: [p('sessionID', T.str(chatId('sess')))] },
+  { name: 'setPermission', params: [p('projectID', T.str(projectId)), p('rules', rules)] },
+  { name: 'getPermission', params: [p('projectID', T.str(projectId))] },
+  { name: 'importLegacyJson', params: [p('storageDir', T.path(path('storageTree'))), p('options', importOptions)] },
+  { name: 'importLegacyJsonAsync', async: true, params: [p('storageDir', T.path(path('storageTree'))), p('options', importOptions)] },
+  { name: 'onChange', params: [p('listener', { gen: (g) => g.changeListener(), check: (t) => (t.k === 'function' ? OK : TYPE) })] },
+]
 
 /** `syncToMlflow`'s options: a server on a loopback port where nothing listens (the discard
  * port), so a push fails at once with ERR_MLFLOW_UNREACHABLE after at most one quick retry. */
@@ -430,9 +534,9 @@ const moduleOnly = [
     params: [p('path', T.path()), p('options', storeOptions)],
     // A path of a file of the kind the options ask for (and now and then of the other kind).
     genArgs: (g) => {
-      const kind = g.rng.weighted([[6, 'training'], [2, 'agents'], [2, 'worktrees']])
-      const own = { training: 'trainingDb', agents: 'agentsDb', worktrees: 'worktreesDb' }[kind]
-      const file = g.path(g.rng.chance(0.9) ? own : g.rng.pick(['trainingDb', 'agentsDb', 'worktreesDb']))
+      const kind = g.rng.weighted([[6, 'training'], [2, 'agents'], [2, 'worktrees'], [2, 'chats']])
+      const own = { training: 'trainingDb', agents: 'agentsDb', worktrees: 'worktreesDb', chats: 'chatsDb' }[kind]
+      const file = g.path(g.rng.chance(0.9) ? own : g.rng.pick(['trainingDb', 'agentsDb', 'worktreesDb', 'chatsDb']))
       const opts = kind === 'training' && g.rng.chance(0.5) ? undef() : g.v.fromFields({ stores: tag([kind], `['${kind}']`, 'array', { items: [s(kind)] }), ...(kind === 'agents' && g.rng.chance(0.3) ? { agents: agentsOption.gen(g) } : {}), ...(g.rng.chance(0.2) ? { autoVacuum: autoVacuum.gen(g) } : {}) })
       return [file, opts]
     },
@@ -463,10 +567,11 @@ const SURFACE = [
   ...agents.map((op) => ({ ...op, on: 'AgentSessionStore' })),
   ...agentRuns.map((op) => ({ ...op, on: 'AgentRunStore' })),
   ...worktrees.map((op) => ({ ...op, on: 'WorktreeStore' })),
+  ...chats.map((op) => ({ ...op, on: 'ChatStore' })),
   ...agents.map((op) => ({ ...op, on: 'SessionStore' })),
   ...agentRuns.map((op) => ({ ...op, on: 'RunStore' })),
   { name: 'close', on: 'SessionStore', params: [] },
   { name: 'close', on: 'RunStore', params: [] },
 ]
 
-module.exports = { SURFACE, RUN_IDS, AGENTS, WORKSPACES }
+module.exports = { SURFACE, RUN_IDS, AGENTS, WORKSPACES, PROJECTS }

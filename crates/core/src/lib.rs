@@ -4,7 +4,8 @@
 //! hosts (the [`OpenOptions`] name them; [`stores::find`] looks one up by name);
 //! [`Database::training`] gives the training store (OnTheFly's `storage.ts`),
 //! [`Database::agents`] the agents store (overstory's `sessions.db`), [`Database::worktrees`]
-//! the worktrees store (AIT42 Editor's `ait42-session`).
+//! the worktrees store (AIT42 Editor's `ait42-session`), [`Database::chats`] the chats store
+//! (etcode's `etcode.db`).
 //!
 //! ```
 //! use stowage_core::{Database, OpenOptions};
@@ -20,6 +21,7 @@
 //! ```
 
 pub mod agents;
+pub mod chats;
 pub mod engine;
 pub mod jsnum;
 pub mod stores;

@@ -11,6 +11,7 @@ pub static ALL: &[&dyn StoreDef] = &[
     &crate::training::schema::STORE,
     &crate::agents::schema::STORE,
     &crate::worktrees::schema::STORE,
+    &crate::chats::schema::STORE,
 ];
 
 /// The store named `name`.
@@ -97,7 +98,8 @@ mod tests {
         let err = find("nope").unwrap_err();
         assert_eq!(err.code(), "ERR_INVALID_ARG");
         assert!(
-            err.to_string().contains("training, agents, worktrees"),
+            err.to_string()
+                .contains("training, agents, worktrees, chats"),
             "{err}"
         );
     }

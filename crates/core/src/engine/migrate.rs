@@ -104,25 +104,35 @@ pub fn ledger_state(
 /// Applies `pending` in order and records each in the ledger. Must run inside a write
 /// transaction: a failure leaves neither the schema change nor its ledger row.
 pub fn apply(conn: &Connection, store: &'static str, pending: &[&'static Migration]) -> Result<()> {
-    if pending.is_empty() {
-        return Ok(());
-    }
-    conn.execute_batch(LEDGER_DDL)?;
     for m in pending {
-        conn.execute_batch(m.sql)
-            .map_err(|e| match Error::from(e) {
-                Error::Sqlite { code, message } => Error::Sqlite {
-                    code,
-                    message: format!("migration {store}/{:04}_{}: {message}", m.version, m.name),
-                },
-                other => other,
-            })?;
-        conn.execute(
-            "INSERT INTO stowage_migrations (store, version, name, checksum, applied_at)
-             VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![store, m.version, m.name, checksum(m.sql), now_ms()],
-        )?;
+        run(conn, store, m, m.sql)?;
+        record(conn, store, m)?;
     }
+    Ok(())
+}
+
+/// Runs `sql` (all of `m`, or one of its statements) on behalf of `m`: a failure names the
+/// migration.
+pub fn run(conn: &Connection, store: &'static str, m: &Migration, sql: &str) -> Result<()> {
+    conn.execute_batch(sql).map_err(|e| match Error::from(e) {
+        Error::Sqlite { code, message } => Error::Sqlite {
+            code,
+            message: format!("migration {store}/{:04}_{}: {message}", m.version, m.name),
+        },
+        other => other,
+    })
+}
+
+/// Records `m` in the ledger as applied, without running it: for a store whose adoption made
+/// the migration's changes itself (where another program had already made some of them). Must
+/// run inside the write transaction that made them.
+pub fn record(conn: &Connection, store: &'static str, m: &Migration) -> Result<()> {
+    conn.execute_batch(LEDGER_DDL)?;
+    conn.execute(
+        "INSERT INTO stowage_migrations (store, version, name, checksum, applied_at)
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![store, m.version, m.name, checksum(m.sql), now_ms()],
+    )?;
     Ok(())
 }
 

@@ -134,7 +134,10 @@ fn bumps_write_rfc3339_and_sessions_sort_by_the_time_they_denote() -> Result<()>
     );
     assert_eq!(ids(repo.get_all_sessions(W)?)[0], "old");
     repo.add_chat_message("sql", &message("m", "2025-01-13T00:00:00Z"))?;
-    assert_eq!(ids(repo.get_all_sessions(W)?)[0], "sql");
+    // Bumped last, so none is newer ("old" was bumped just before, maybe in the same millisecond).
+    let all = repo.get_all_sessions(W)?;
+    let sql = all.iter().find(|s| s.id == "sql").unwrap();
+    assert_eq!(sql.updated_at, all[0].updated_at);
 
     assert_eq!(
         repo.update_instance_status("old", 9, "failed")
