@@ -679,7 +679,6 @@ impl Js {
 
     /// The JS value of the JSON text `text` (one `JSON.parse`): how a JSON column, or a whole
     /// result serialised in Rust, reaches JS.
-    #[expect(dead_code, reason = "for the JSON columns of the stores being added")]
     pub fn json(self, text: &str) -> Result<Val> {
         let (json, parse) = self.json_function("parse")?;
         let arg = self.string(text)?;
