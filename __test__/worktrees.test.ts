@@ -6,7 +6,7 @@ import { mkdirSync, symlinkSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 
-import { openStore, workspaceHash, type StoreWith } from '../index.js'
+import { openStore, workspaceHash, WorktreeStore, type StoreWith } from '../index.js'
 import { sqlQuery } from './helpers/sqlite'
 import { tempDir, thrown } from './helpers/tmp'
 import { instance, message, session } from './helpers/worktrees'
@@ -409,6 +409,19 @@ describe('the JS surface', () => {
     expect(w.stats().sessions).toBe(0)
     store.close()
     expect(thrown(() => w.getAllSessions(WS)).code).toBe('ERR_CLOSED')
+  })
+
+  it('cannot be constructed, and what a getter of an argument throws is rethrown with nothing written', () => {
+    for (const make of [() => new (WorktreeStore as unknown as new () => unknown)(), () => (WorktreeStore as unknown as () => unknown)()]) {
+      expect(thrown(make)).toMatchObject({ name: 'TypeError', code: 'ERR_ILLEGAL_CONSTRUCTOR' })
+    }
+    const store = open()
+    expect(store.worktrees).toBeInstanceOf(WorktreeStore)
+    const boom = new Error('from a getter')
+    const input = { ...session('g'), instances: [{ ...instance(0), get branch(): string { throw boom } }] }
+    expect(thrown(() => store.worktrees.createSession(WS, input as never))).toBe(boom)
+    expect(store.worktrees.stats()).toMatchObject({ workspaces: 0, sessions: 0 })
+    store.close()
   })
 
   it('is absent from a store opened without it, and the agents store cannot share its file', () => {

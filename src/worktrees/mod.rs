@@ -8,8 +8,7 @@ use std::path::PathBuf;
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 use stowage_core::worktrees::{
-    self, ChatMessage, LegacyWorkspaces, OrderBy, SessionQuery, Source, WorktreeInstance,
-    WorktreeSession, Worktrees,
+    self, ChatMessage, LegacyWorkspaces, OrderBy, SessionQuery, Source, WorktreeSession, Worktrees,
 };
 
 use crate::handle::Handle;
@@ -58,88 +57,14 @@ fn at<'a>(func: &'a str, arg: &'a str) -> At<'a> {
     At { func, arg }
 }
 
-fn opt_string(js: Js, s: &Option<String>) -> Result<Val> {
-    s.as_deref().map_or_else(|| js.null(), |s| js.string(s))
-}
-
-fn opt_number(js: Js, n: Option<i64>) -> Result<Val> {
-    n.map_or_else(|| js.null(), |n| js.number(n as f64))
+/// The sessions as JS objects: their JSON, written in Rust, through one `JSON.parse`
+/// (faster than building the objects value by value through Node-API; see BENCHMARKS.md).
+fn sessions_array(js: Js, list: &[WorktreeSession]) -> Result<Val> {
+    js.json(&worktrees::sessions_json(list))
 }
 
 fn session_object(js: Js, s: &WorktreeSession) -> Result<Val> {
-    let o = js.object_new()?;
-    js.set_named(o, "id", js.string(&s.id)?)?;
-    js.set_named(o, "type", js.string(&s.session_type)?)?;
-    js.set_named(o, "task", js.string(&s.task)?)?;
-    js.set_named(o, "status", js.string(&s.status)?)?;
-    js.set_named(o, "createdAt", js.string(&s.created_at)?)?;
-    js.set_named(o, "updatedAt", js.string(&s.updated_at)?)?;
-    js.set_named(o, "completedAt", opt_string(js, &s.completed_at)?)?;
-    js.set_named(o, "model", opt_string(js, &s.model)?)?;
-    js.set_named(o, "timeoutSeconds", opt_number(js, s.timeout_seconds)?)?;
-    let preserve = s
-        .preserve_worktrees
-        .map_or_else(|| js.null(), |b| js.boolean(b))?;
-    js.set_named(o, "preserveWorktrees", preserve)?;
-    js.set_named(o, "winnerId", opt_number(js, s.winner_id)?)?;
-    let mix = match &s.runtime_mix {
-        Some(m) => js.array(m.iter().map(|r| js.string(r)))?,
-        None => js.null()?,
-    };
-    js.set_named(o, "runtimeMix", mix)?;
-    js.set_named(o, "totalDuration", opt_number(js, s.total_duration)?)?;
-    js.set_named(
-        o,
-        "totalFilesChanged",
-        opt_number(js, s.total_files_changed)?,
-    )?;
-    js.set_named(o, "totalLinesAdded", opt_number(js, s.total_lines_added)?)?;
-    js.set_named(
-        o,
-        "totalLinesDeleted",
-        opt_number(js, s.total_lines_deleted)?,
-    )?;
-    let instances = js.array(s.instances.iter().map(|i| instance_object(js, i)))?;
-    js.set_named(o, "instances", instances)?;
-    let messages = js.array(s.chat_history.iter().map(|m| message_object(js, m)))?;
-    js.set_named(o, "chatHistory", messages)?;
-    Ok(o)
-}
-
-fn instance_object(js: Js, i: &WorktreeInstance) -> Result<Val> {
-    let o = js.object_new()?;
-    js.set_named(o, "instanceId", js.number(i.instance_id as f64)?)?;
-    js.set_named(o, "sessionId", opt_string(js, &i.session_id)?)?;
-    js.set_named(o, "worktreePath", js.string(&i.worktree_path)?)?;
-    js.set_named(o, "branch", js.string(&i.branch)?)?;
-    js.set_named(o, "agentName", js.string(&i.agent_name)?)?;
-    js.set_named(o, "status", js.string(&i.status)?)?;
-    js.set_named(o, "tmuxSessionId", js.string(&i.tmux_session_id)?)?;
-    js.set_named(o, "output", opt_string(js, &i.output)?)?;
-    js.set_named(o, "startTime", opt_string(js, &i.start_time)?)?;
-    js.set_named(o, "endTime", opt_string(js, &i.end_time)?)?;
-    js.set_named(o, "filesChanged", opt_number(js, i.files_changed)?)?;
-    js.set_named(o, "linesAdded", opt_number(js, i.lines_added)?)?;
-    js.set_named(o, "linesDeleted", opt_number(js, i.lines_deleted)?)?;
-    js.set_named(o, "runtime", opt_string(js, &i.runtime)?)?;
-    js.set_named(o, "model", opt_string(js, &i.model)?)?;
-    js.set_named(o, "runtimeLabel", opt_string(js, &i.runtime_label)?)?;
-    Ok(o)
-}
-
-fn message_object(js: Js, m: &ChatMessage) -> Result<Val> {
-    let o = js.object_new()?;
-    js.set_named(o, "id", js.string(&m.id)?)?;
-    js.set_named(o, "sessionId", opt_string(js, &m.session_id)?)?;
-    js.set_named(o, "role", js.string(&m.role)?)?;
-    js.set_named(o, "content", js.string(&m.content)?)?;
-    js.set_named(o, "timestamp", js.string(&m.timestamp)?)?;
-    js.set_named(o, "instanceId", opt_number(js, m.instance_id)?)?;
-    Ok(o)
-}
-
-fn sessions_array(js: Js, list: &[WorktreeSession]) -> Result<Val> {
-    js.array(list.iter().map(|s| session_object(js, s)))
+    js.json(&worktrees::session_json(s))
 }
 
 /// The fields of one object argument (`session`, `session.instances[2]`, ...), each read with

@@ -41,7 +41,9 @@ use crate::engine::{Database, Error, Result, NOW_ISO};
 
 pub use hash::{normalized_path, workspace_hash};
 pub use import::{default_legacy_dir, LegacyWorkspaces};
-pub use model::{ChatMessage, FieldError, Source, WorktreeInstance, WorktreeSession};
+pub use model::{
+    session_json, sessions_json, ChatMessage, FieldError, Source, WorktreeInstance, WorktreeSession,
+};
 
 /// The worktrees store of an open [`Database`].
 #[derive(Debug, Clone, Copy)]
@@ -478,15 +480,28 @@ fn sessions_where(
             sessions[at].instances.push(i);
         }
     }
+    // Chronological: by the instant each timestamp denotes, text that is none last, then by
+    // text and insertion. The instants are computed by SQLite but sorted here, which spares
+    // SQLite's sorter a copy of every row.
     let mut stmt = c.prepare_cached(&format!(
-        "SELECT {MESSAGE_COLUMNS} FROM chat_messages
-         WHERE session_id IN (SELECT value FROM json_each(?1))
-         ORDER BY unixepoch(timestamp, 'subsec') IS NULL, unixepoch(timestamp, 'subsec'),
-           timestamp, rowid"
+        "SELECT {MESSAGE_COLUMNS}, unixepoch(timestamp, 'subsec'), rowid FROM chat_messages
+         WHERE session_id IN (SELECT value FROM json_each(?1))"
     ))?;
     let mut rows = stmt.query([&ids])?;
+    let mut messages: Vec<(Option<f64>, i64, ChatMessage)> = Vec::new();
     while let Some(r) = rows.next()? {
-        let m = message_from_row(r)?;
+        messages.push((r.get(6)?, r.get(7)?, message_from_row(r)?));
+    }
+    messages.sort_by(|(a, ra, ma), (b, rb, mb)| {
+        let instant = match (a, b) {
+            (Some(a), Some(b)) => a.total_cmp(b),
+            (a, b) => a.is_none().cmp(&b.is_none()),
+        };
+        instant
+            .then_with(|| ma.timestamp.cmp(&mb.timestamp))
+            .then(ra.cmp(rb))
+    });
+    for (_, _, m) in messages {
         if let Some(&at) = m.session_id.as_ref().and_then(|id| index.get(id)) {
             sessions[at].chat_history.push(m);
         }

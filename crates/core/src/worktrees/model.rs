@@ -2,6 +2,7 @@
 //! shape AIT42's serde models give: camelCase keys in AIT42's order, `type` for the session's
 //! kind, every unset optional field written as `null`.
 
+use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::{Map, Value as Json};
 
 /// One competition, ensemble or debate session with its instances and chat.
@@ -69,59 +70,7 @@ pub struct ChatMessage {
     pub instance_id: Option<i64>,
 }
 
-fn opt_text(s: &Option<String>) -> Json {
-    s.as_ref().map_or(Json::Null, |s| Json::String(s.clone()))
-}
-
-fn opt_int(n: Option<i64>) -> Json {
-    n.map_or(Json::Null, Json::from)
-}
-
 impl WorktreeSession {
-    /// The session as AIT42's serde model serialises it (`get_session`'s JSON).
-    pub fn to_json(&self) -> Json {
-        let mut o = Map::new();
-        o.insert("id".into(), self.id.clone().into());
-        o.insert("type".into(), self.session_type.clone().into());
-        o.insert("task".into(), self.task.clone().into());
-        o.insert("status".into(), self.status.clone().into());
-        o.insert("createdAt".into(), self.created_at.clone().into());
-        o.insert("updatedAt".into(), self.updated_at.clone().into());
-        o.insert("completedAt".into(), opt_text(&self.completed_at));
-        o.insert("model".into(), opt_text(&self.model));
-        o.insert("timeoutSeconds".into(), opt_int(self.timeout_seconds));
-        o.insert(
-            "preserveWorktrees".into(),
-            self.preserve_worktrees.map_or(Json::Null, Json::Bool),
-        );
-        o.insert("winnerId".into(), opt_int(self.winner_id));
-        o.insert(
-            "runtimeMix".into(),
-            self.runtime_mix
-                .as_ref()
-                .map_or(Json::Null, |m| m.clone().into()),
-        );
-        o.insert("totalDuration".into(), opt_int(self.total_duration));
-        o.insert(
-            "totalFilesChanged".into(),
-            opt_int(self.total_files_changed),
-        );
-        o.insert("totalLinesAdded".into(), opt_int(self.total_lines_added));
-        o.insert(
-            "totalLinesDeleted".into(),
-            opt_int(self.total_lines_deleted),
-        );
-        o.insert(
-            "instances".into(),
-            self.instances.iter().map(|i| i.to_json()).collect(),
-        );
-        o.insert(
-            "chatHistory".into(),
-            self.chat_history.iter().map(|m| m.to_json()).collect(),
-        );
-        Json::Object(o)
-    }
-
     /// A session from its JSON (AIT42's objects, its legacy files): `id`, `type`, `task`,
     /// `status`, `createdAt` and `updatedAt` are required, every other key may be missing or
     /// `null` (`instances` and `chatHistory` then empty). The error names the offending key's
@@ -157,28 +106,6 @@ impl WorktreeSession {
 }
 
 impl WorktreeInstance {
-    /// The instance as AIT42's serde model serialises it.
-    pub fn to_json(&self) -> Json {
-        let mut o = Map::new();
-        o.insert("instanceId".into(), self.instance_id.into());
-        o.insert("sessionId".into(), opt_text(&self.session_id));
-        o.insert("worktreePath".into(), self.worktree_path.clone().into());
-        o.insert("branch".into(), self.branch.clone().into());
-        o.insert("agentName".into(), self.agent_name.clone().into());
-        o.insert("status".into(), self.status.clone().into());
-        o.insert("tmuxSessionId".into(), self.tmux_session_id.clone().into());
-        o.insert("output".into(), opt_text(&self.output));
-        o.insert("startTime".into(), opt_text(&self.start_time));
-        o.insert("endTime".into(), opt_text(&self.end_time));
-        o.insert("filesChanged".into(), opt_int(self.files_changed));
-        o.insert("linesAdded".into(), opt_int(self.lines_added));
-        o.insert("linesDeleted".into(), opt_int(self.lines_deleted));
-        o.insert("runtime".into(), opt_text(&self.runtime));
-        o.insert("model".into(), opt_text(&self.model));
-        o.insert("runtimeLabel".into(), opt_text(&self.runtime_label));
-        Json::Object(o)
-    }
-
     /// An instance from its JSON: `instanceId`, `worktreePath`, `branch`, `agentName`,
     /// `status` and `tmuxSessionId` are required.
     pub fn from_json(v: &Json) -> Result<Self, FieldError> {
@@ -209,18 +136,6 @@ impl WorktreeInstance {
 }
 
 impl ChatMessage {
-    /// The message as AIT42's serde model serialises it.
-    pub fn to_json(&self) -> Json {
-        let mut o = Map::new();
-        o.insert("id".into(), self.id.clone().into());
-        o.insert("sessionId".into(), opt_text(&self.session_id));
-        o.insert("role".into(), self.role.clone().into());
-        o.insert("content".into(), self.content.clone().into());
-        o.insert("timestamp".into(), self.timestamp.clone().into());
-        o.insert("instanceId".into(), opt_int(self.instance_id));
-        Json::Object(o)
-    }
-
     /// A message from its JSON: `id`, `role`, `content` and `timestamp` are required.
     pub fn from_json(v: &Json) -> Result<Self, FieldError> {
         Self::read(&Fields::new(v, String::new())?)
@@ -237,6 +152,86 @@ impl ChatMessage {
             instance_id: o.opt_int("instanceId")?,
         })
     }
+}
+
+/// The JSON of AIT42's serde models: the keys in AIT42's order, `None` as `null`.
+impl Serialize for WorktreeSession {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut m = serializer.serialize_map(Some(18))?;
+        m.serialize_entry("id", &self.id)?;
+        m.serialize_entry("type", &self.session_type)?;
+        m.serialize_entry("task", &self.task)?;
+        m.serialize_entry("status", &self.status)?;
+        m.serialize_entry("createdAt", &self.created_at)?;
+        m.serialize_entry("updatedAt", &self.updated_at)?;
+        m.serialize_entry("completedAt", &self.completed_at)?;
+        m.serialize_entry("model", &self.model)?;
+        m.serialize_entry("timeoutSeconds", &self.timeout_seconds)?;
+        m.serialize_entry("preserveWorktrees", &self.preserve_worktrees)?;
+        m.serialize_entry("winnerId", &self.winner_id)?;
+        m.serialize_entry("runtimeMix", &self.runtime_mix)?;
+        m.serialize_entry("totalDuration", &self.total_duration)?;
+        m.serialize_entry("totalFilesChanged", &self.total_files_changed)?;
+        m.serialize_entry("totalLinesAdded", &self.total_lines_added)?;
+        m.serialize_entry("totalLinesDeleted", &self.total_lines_deleted)?;
+        m.serialize_entry("instances", &self.instances)?;
+        m.serialize_entry("chatHistory", &self.chat_history)?;
+        m.end()
+    }
+}
+
+impl Serialize for WorktreeInstance {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut m = serializer.serialize_map(Some(16))?;
+        m.serialize_entry("instanceId", &self.instance_id)?;
+        m.serialize_entry("sessionId", &self.session_id)?;
+        m.serialize_entry("worktreePath", &self.worktree_path)?;
+        m.serialize_entry("branch", &self.branch)?;
+        m.serialize_entry("agentName", &self.agent_name)?;
+        m.serialize_entry("status", &self.status)?;
+        m.serialize_entry("tmuxSessionId", &self.tmux_session_id)?;
+        m.serialize_entry("output", &self.output)?;
+        m.serialize_entry("startTime", &self.start_time)?;
+        m.serialize_entry("endTime", &self.end_time)?;
+        m.serialize_entry("filesChanged", &self.files_changed)?;
+        m.serialize_entry("linesAdded", &self.lines_added)?;
+        m.serialize_entry("linesDeleted", &self.lines_deleted)?;
+        m.serialize_entry("runtime", &self.runtime)?;
+        m.serialize_entry("model", &self.model)?;
+        m.serialize_entry("runtimeLabel", &self.runtime_label)?;
+        m.end()
+    }
+}
+
+impl Serialize for ChatMessage {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut m = serializer.serialize_map(Some(6))?;
+        m.serialize_entry("id", &self.id)?;
+        m.serialize_entry("sessionId", &self.session_id)?;
+        m.serialize_entry("role", &self.role)?;
+        m.serialize_entry("content", &self.content)?;
+        m.serialize_entry("timestamp", &self.timestamp)?;
+        m.serialize_entry("instanceId", &self.instance_id)?;
+        m.end()
+    }
+}
+
+impl WorktreeSession {
+    /// The session as AIT42's serde model serialises it (`get_session`'s JSON).
+    pub fn to_json(&self) -> Json {
+        serde_json::to_value(self).unwrap_or_default()
+    }
+}
+
+/// The JSON text of `sessions` (an array), written straight from the objects: how a long list
+/// reaches JS in one `JSON.parse`.
+pub fn sessions_json(sessions: &[WorktreeSession]) -> String {
+    serde_json::to_string(sessions).unwrap_or_default()
+}
+
+/// The JSON text of one session.
+pub fn session_json(session: &WorktreeSession) -> String {
+    serde_json::to_string(session).unwrap_or_default()
 }
 
 /// [`WorktreeSession::from_json`] of JSON text.
