@@ -3,7 +3,8 @@
 //! [`Database::open`] opens a SQLite file with stowage's pragmas and migrates the stores it
 //! hosts (the [`OpenOptions`] name them; [`stores::find`] looks one up by name);
 //! [`Database::training`] gives the training store (OnTheFly's `storage.ts`),
-//! [`Database::agents`] the agents store (overstory's `sessions.db`).
+//! [`Database::agents`] the agents store (overstory's `sessions.db`),
+//! [`Database::conversations`] the conversations store (the opencode sidepanel's chats).
 //!
 //! ```
 //! use stowage_core::{Database, OpenOptions};
@@ -19,6 +20,7 @@
 //! ```
 
 pub mod agents;
+pub mod conversations;
 pub mod engine;
 pub mod jsnum;
 pub mod stores;

@@ -10,6 +10,7 @@ use crate::engine::{Error, OpenOptions, Result, StoreDef};
 pub static ALL: &[&dyn StoreDef] = &[
     &crate::training::schema::STORE,
     &crate::agents::schema::STORE,
+    &crate::conversations::schema::STORE,
 ];
 
 /// The store named `name`.
@@ -45,7 +46,10 @@ mod tests {
         }
         let err = find("nope").unwrap_err();
         assert_eq!(err.code(), "ERR_INVALID_ARG");
-        assert!(err.to_string().contains("training, agents"), "{err}");
+        assert!(
+            err.to_string().contains("training, agents, conversations"),
+            "{err}"
+        );
     }
 
     #[test]
