@@ -837,5 +837,6 @@ module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __n
 module.exports = nativeBinding
 module.exports.AgentRunStore = nativeBinding.AgentRunStore
 module.exports.AgentSessionStore = nativeBinding.AgentSessionStore
+module.exports.ConversationStore = nativeBinding.ConversationStore
 module.exports.Store = nativeBinding.Store
 module.exports.TrainingStore = nativeBinding.TrainingStore

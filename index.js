@@ -11,7 +11,7 @@ const fs = require('node:fs')
 const path = require('node:path')
 const native = require('./native.js').loadBinding()
 
-const { openStore, Store, TrainingStore, AgentSessionStore, AgentRunStore, __napiBindingTarget } = native
+const { openStore, Store, TrainingStore, AgentSessionStore, AgentRunStore, ConversationStore, __napiBindingTarget } = native
 
 /** The binding's classes: every export that is a constructor with methods. */
 const classes = Object.values(native).filter((v) => typeof v === 'function' && /^[A-Z]/.test(v.name) && v.prototype)
@@ -533,6 +533,7 @@ module.exports = {
   TrainingStore,
   AgentSessionStore,
   AgentRunStore,
+  ConversationStore,
   createSessionStore,
   createRunStore,
   openSessionStore,

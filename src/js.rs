@@ -319,8 +319,7 @@ impl Js {
         at: At<'_>,
         mut f: impl FnMut(u32, Val) -> Result<T>,
     ) -> Result<Vec<T>> {
-        let mut len = 0;
-        self.check(unsafe { sys::napi_get_array_length(self.0, arr, &mut len) })?;
+        let len = self.array_len(arr)?;
         if len > MAX_ITEMS {
             return Err(self.range_error(
                 at,
@@ -342,6 +341,13 @@ impl Js {
             start = end;
         }
         Ok(out)
+    }
+
+    /// The length of the array `arr`.
+    pub fn array_len(self, arr: Val) -> Result<u32> {
+        let mut len = 0;
+        self.check(unsafe { sys::napi_get_array_length(self.0, arr, &mut len) })?;
+        Ok(len)
     }
 
     /// The object's enumerable string keys (inherited ones included), in property order.
@@ -679,7 +685,6 @@ impl Js {
 
     /// The JS value of the JSON text `text` (one `JSON.parse`): how a JSON column, or a whole
     /// result serialised in Rust, reaches JS.
-    #[expect(dead_code, reason = "for the JSON columns of the stores being added")]
     pub fn json(self, text: &str) -> Result<Val> {
         let (json, parse) = self.json_function("parse")?;
         let arg = self.string(text)?;
@@ -692,7 +697,6 @@ impl Js {
     /// form (`undefined`, a function, a symbol) is a `TypeError` naming the argument; what
     /// `JSON.stringify` throws (a cycle, a BigInt, a throwing `toJSON`) becomes a `TypeError`
     /// with that as `cause`.
-    #[expect(dead_code, reason = "for the JSON columns of the stores being added")]
     pub fn json_text(self, v: Val, at: At<'_>) -> Result<String> {
         let (json, stringify) = self.json_function("stringify")?;
         let mut out = ptr::null_mut();

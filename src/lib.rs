@@ -5,6 +5,7 @@
 //! (`index.js`) adds the module-level drop-in functions of OnTheFly's `storage.ts` on top.
 
 mod agents;
+mod conversations;
 mod handle;
 mod import;
 mod job;

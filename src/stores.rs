@@ -23,7 +23,11 @@ pub(crate) struct Binding {
 }
 
 /// Every store's binding.
-static BINDINGS: &[Binding] = &[crate::training::BINDING, crate::agents::BINDING];
+static BINDINGS: &[Binding] = &[
+    crate::training::BINDING,
+    crate::agents::BINDING,
+    crate::conversations::BINDING,
+];
 
 /// The binding of the store `store`.
 pub(crate) fn binding(store: &str) -> stowage_core::Result<&'static Binding> {

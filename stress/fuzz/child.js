@@ -13,7 +13,7 @@ const fs = require('node:fs')
 const path = require('node:path')
 
 const { Rng, Values, SENTINELS, tag, failsString } = require('./values.js')
-const { SURFACE, RUN_IDS, AGENTS } = require('./surface.js')
+const { SURFACE, RUN_IDS, AGENTS, CONVERSATIONS } = require('./surface.js')
 const { TYPE, RANGE, UNKNOWN, INVALID, check, truthy, undef } = require('./types.js')
 const { createFixtures, ESCAPES } = require('./fixtures.js')
 
@@ -80,6 +80,8 @@ class Fuzzer {
     const pools = {
       trainingDb: [['db/t0.sqlite', 'db/t1.sqlite', 'db/t2.sqlite', 'db/t3.sqlite'], ['bundles/b0/runs.sqlite', ...junk, ':memory:', '']],
       agentsDb: [['agents/a0.db', 'agents/a1.db', 'agents/a2.db', 'ov/o0/sessions.db'], ['db/t0.sqlite', ...junk]],
+      conversationsDb: [['conv/c0.sqlite', 'conv/c1.sqlite', 'conv/c2.sqlite'], ['agents/a0.db', 'db/t0.sqlite', ...junk]],
+      archive: [['archives/x0.json.gz', 'archives/x1.json.gz', 'archives/x2.json.gz'], ['archives/hostile.json.gz', 'archives/missing.json.gz', 'archives', 'junk/text.txt', 'missing/deeper/x']],
       folder: [['default/d0', 'default/d1'], ['default/new/deep', 'junk/text.txt', 'ov/o3', '.']],
       bundle: [['bundles/b0', 'bundles/b1', 'bundles/b2', 'bundles/b0.tar', 'bundles/b1.tar', 'bundles/b0/bundle.json'], [...this.hostileBundles, 'bundles', ...junk, 'db', '.']],
       backup: [['backups/k0.sqlite', 'backups/k1.sqlite', 'backups/k2.sqlite'], ['db/t0.sqlite', 'junk/dir.sqlite', 'missing/x.sqlite']],
@@ -95,7 +97,7 @@ class Fuzzer {
 
   open(file, opts) {
     const s = this.stowage.openStore(file, opts)
-    this.adopt(s, opts && opts.stores && opts.stores[0] === 'agents' ? 'agents' : 'training')
+    this.adopt(s, (opts && opts.stores && opts.stores[0]) || 'training')
     return s
   }
 
@@ -116,14 +118,14 @@ class Fuzzer {
   target(op) {
     const r = this.rng
     const mod = this.stowage
-    const wantKind = op.on === 'TrainingStore' ? 'training' : op.on === 'Store' ? null : 'agents'
+    const wantKind = op.on === 'TrainingStore' ? 'training' : op.on === 'Store' ? null : op.on === 'ConversationStore' ? 'conversations' : 'agents'
     // A store's members exist only on a Store opened with it (methods called on the wrong
     // object are misuse(), below).
     const pickStore = () => {
       const fitting = this.stores.filter((s) => wantKind === null || s.kind === wantKind)
       if (fitting.length) return r.pick(fitting)
-      const file = path.join(this.root, wantKind === 'agents' ? 'agents/a2.db' : 'db/t3.sqlite')
-      return { store: this.open(file, wantKind === 'agents' ? { stores: ['agents'] } : undefined) }
+      const file = path.join(this.root, { agents: 'agents/a2.db', conversations: 'conv/c2.sqlite' }[wantKind] || 'db/t3.sqlite')
+      return { store: this.open(file, wantKind === 'training' ? undefined : { stores: [wantKind] }) }
     }
     switch (op.on) {
       case 'module':
@@ -143,6 +145,10 @@ class Fuzzer {
       case 'AgentRunStore': {
         const s = pickStore().store
         return { obj: s.agentRuns, close: () => s.close(), read: () => s.agentRuns.listRuns() }
+      }
+      case 'ConversationStore': {
+        const s = pickStore().store
+        return { obj: s.conversations, close: () => s.close(), read: () => s.conversations.listSessions() }
       }
       default: {
         if (!this.factories.some((f) => f.kind === op.on)) {
@@ -186,6 +192,7 @@ class Fuzzer {
     const which = this.rng.int(6)
     const write = (st) => {
       if (st.training) st.training.insertRun(`tx-${this.stats.calls}`, 'p', 'tx', null)
+      else if (st.conversations) st.conversations.createSession({ title: `tx-${this.stats.calls}`, model: 'm' })
       else st.agents.upsert({ id: `tx-${this.stats.calls}`, agentName: `tx-${this.stats.calls}`, capability: 'c', worktreePath: '/w', branchName: 'b', taskId: 't', tmuxSession: 'x', state: 'working', startedAt: '2026-01-01T00:00:00.000Z', lastActivity: '2026-01-01T00:00:00.000Z' })
     }
     const throwsInside = (inner) => {
@@ -256,6 +263,7 @@ class Fuzzer {
     this.open(path.join(this.root, 'db/t0.sqlite'))
     this.open(path.join(this.root, 'db/t1.sqlite'))
     this.open(path.join(this.root, 'agents/a0.db'), { stores: ['agents'] })
+    this.open(path.join(this.root, 'conv/c0.sqlite'), { stores: ['conversations'] })
     this.adoptFactory(this.stowage.createSessionStore(path.join(this.root, 'agents/a1.db')), 'SessionStore', path.join(this.root, 'agents/a1.db'))
     this.adoptFactory(this.stowage.createRunStore(path.join(this.root, 'agents/a1.db')), 'RunStore', path.join(this.root, 'agents/a1.db'))
     this.checkCoverage()
@@ -272,7 +280,7 @@ class Fuzzer {
   /** Every function of the package must be in the surface the fuzzer calls. */
   checkCoverage() {
     const known = new Set(SURFACE.map((op) => `${op.on}.${op.name}`))
-    const classes = ['Store', 'TrainingStore', 'AgentSessionStore', 'AgentRunStore']
+    const classes = ['Store', 'TrainingStore', 'AgentSessionStore', 'AgentRunStore', 'ConversationStore']
     const present = Object.entries(this.stowage)
       .filter(([name, f]) => typeof f === 'function' && !classes.includes(name))
       .map(([name]) => `module.${name}`)
@@ -450,11 +458,12 @@ class Fuzzer {
 
   /** Opens one of the pool's files again (a second connection), keeping the pool populated. */
   reopen(i) {
-    const agents = this.rng.chance(0.3)
-    const file = path.join(this.root, agents ? this.rng.pick(['agents/a0.db', 'agents/a1.db']) : this.rng.pick(['db/t0.sqlite', 'db/t1.sqlite', 'db/t2.sqlite']))
+    const kind = this.rng.weighted([[6, 'training'], [2, 'agents'], [2, 'conversations']])
+    const files = { training: ['db/t0.sqlite', 'db/t1.sqlite', 'db/t2.sqlite'], agents: ['agents/a0.db', 'agents/a1.db'], conversations: ['conv/c0.sqlite', 'conv/c1.sqlite'] }[kind]
+    const file = path.join(this.root, this.rng.pick(files))
     this.note(i, `reopen ${file}`)
     try {
-      this.open(file, agents ? { stores: ['agents'] } : undefined)
+      this.open(file, kind === 'training' ? undefined : { stores: [kind] })
       this.count('reopen', { threw: false })
     } catch (err) {
       this.violate(i, `reopening ${file} failed`, { error: describeError(err) })
@@ -464,7 +473,7 @@ class Fuzzer {
   /** Methods called on a wrong receiver, classes called as constructors: coded TypeErrors. */
   async misuse(i, kind) {
     const r = this.rng
-    const classes = ['Store', 'TrainingStore', 'AgentSessionStore', 'AgentRunStore']
+    const classes = ['Store', 'TrainingStore', 'AgentSessionStore', 'AgentRunStore', 'ConversationStore']
     const name = r.pick(classes)
     const C = this.stowage[name]
     const list = Array.from({ length: r.int(3) }, () => this.v.any())
@@ -491,6 +500,8 @@ class Fuzzer {
     this.count(kind, o)
     if (!o.threw) return this.violate(i, `${label} did not throw`)
     if (list.some((a) => a.hostile) && SENTINELS.includes(o.err)) return
+    // A caller value the engine itself refuses (a revoked proxy) may be read before the receiver.
+    if (list.some((a) => a.foreign) && o.err instanceof TypeError && o.err.code === undefined) return
     if (!(o.err instanceof TypeError) || typeof o.err.code !== 'string' || !CODE.test(o.err.code)) {
       this.violate(i, `${label}: expected a TypeError with a code`, { error: describeError(o.err) })
     }
@@ -516,13 +527,16 @@ class Fuzzer {
   fingerprintable(op, t, list) {
     if (op.getter || op.name === 'close' || op.name === 'closeStorage' || list.some((a) => a.hostile || a.foreign)) return false
     if (op.on === 'Store' && op.name !== 'transaction') return false
-    if (!['module', 'Store', 'TrainingStore', 'AgentSessionStore', 'AgentRunStore', 'SessionStore', 'RunStore'].includes(op.on)) return false
+    if (!['module', 'Store', 'TrainingStore', 'AgentSessionStore', 'AgentRunStore', 'ConversationStore', 'SessionStore', 'RunStore'].includes(op.on)) return false
     if (op.on === 'module' && (op.kind !== 'write' || !this.stowage.isReady() || op.name === 'initStorage')) return false
     return this.rng.chance(0.25) && this.isOpen(t.obj, op.on)
   }
 
   fingerprint(obj, on) {
-    if (on === 'Store') return obj.training ? this.fingerprint(obj.training, 'TrainingStore') : this.fingerprint(obj.agents, 'AgentSessionStore')
+    if (on === 'Store') {
+      if (obj.training) return this.fingerprint(obj.training, 'TrainingStore')
+      return obj.conversations ? this.fingerprint(obj.conversations, 'ConversationStore') : this.fingerprint(obj.agents, 'AgentSessionStore')
+    }
     try {
       if (on === 'module' || on === 'TrainingStore') {
         const t = obj
@@ -532,6 +546,10 @@ class Fuzzer {
         }
         for (const sid of ['s0', 's1', 's2']) out.push(t.getFinalModel(sid))
         return json(out)
+      }
+      if (on === 'ConversationStore') {
+        const sessions = obj.listSessions()
+        return json([sessions, sessions.map((x) => [obj.listMessages(x.id), obj.getBranches(x.id)]), CONVERSATIONS.map((id) => obj.getSession(id))])
       }
       const agents = obj.getAll ? obj : null
       if (agents) return json([agents.getAll(), AGENTS.map((a) => agents.getByName(a))])
@@ -569,6 +587,7 @@ class Fuzzer {
       const res = s.integrityCheck()
       if (json(res) !== '["ok"]') this.violate(this.calls, `final integrityCheck of ${file} failed`, { result: res })
       if (kind === 'training') s.training.listRuns().forEach((r) => s.training.getRunRows(r.run_id))
+      else if (kind === 'conversations') s.conversations.listSessions().forEach((x) => s.conversations.listMessages(x.id))
       else s.agents.getAll()
       s.close()
     }

@@ -84,7 +84,7 @@ function hostileManifests(rng, v) {
  */
 function createFixtures(root, rng, v, stowage) {
   const mk = (...p) => fs.mkdirSync(path.join(root, ...p), { recursive: true })
-  for (const d of ['db', 'agents', 'bundles', 'backups', 'legacy', 'ov/o0', 'ov/o1', 'ov/o2', 'default', 'ckpt', 'junk/dir.sqlite', 'fixtures']) mk(d)
+  for (const d of ['db', 'agents', 'bundles', 'backups', 'legacy', 'ov/o0', 'ov/o1', 'ov/o2', 'default', 'ckpt', 'junk/dir.sqlite', 'fixtures', 'conv', 'archives']) mk(d)
   const write = (p, data) => fs.writeFileSync(path.join(root, p), data)
   write('junk/notadb.sqlite', Buffer.from(Array.from({ length: 4096 }, () => rng.int(256))))
   write('junk/empty.sqlite', '')
@@ -94,6 +94,7 @@ function createFixtures(root, rng, v, stowage) {
   for (let i = 0; i < 8; i++) write(`legacy/l${i}.json`, randomJson(rng, v))
   write('ov/o0/sessions.json', JSON.stringify([{ id: 's', agentName: 'a', capability: 'builder', worktreePath: '/w', branchName: 'b', beadId: 't', tmuxSession: 'x', state: 'working', pid: 1, startedAt: '2026-01-01T00:00:00.000Z', lastActivity: '2026-01-01T00:00:00.000Z' }]))
   write('ov/o1/sessions.json', randomJson(rng, v))
+  write('archives/hostile.json.gz', Buffer.from(Array.from({ length: 2048 }, () => rng.int(256))))
 
   const src = stowage.openStore(path.join(root, 'fixtures/src.sqlite'))
   const t = src.training

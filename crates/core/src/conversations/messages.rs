@@ -4,7 +4,7 @@ use rusqlite::{params, Connection, Row};
 
 use super::{missing, non_empty, text, Conversations, NEW_ID};
 use crate::engine::time::now_iso;
-use crate::engine::{json, Error, Result};
+use crate::engine::{json, Error, Result, Rows};
 
 /// One message (a row of `messages`).
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -44,6 +44,10 @@ pub struct ListMessages {
 }
 
 /// The columns [`message_from_row`] reads, of `messages` aliased `m`.
+/// The selection and order of [`Conversations::list_messages`].
+const LIST: &str =
+    "FROM messages m WHERE session_id = ?1 AND sequence > ?2 ORDER BY sequence LIMIT ?3";
+
 pub(crate) const MESSAGE_COLUMNS: &str = "m.id, m.session_id, m.role, m.content, m.created_at,
     m.prompt_tokens, m.completion_tokens, m.tool_calls, m.sequence, m.cost";
 
@@ -94,20 +98,35 @@ impl Conversations<'_> {
 
     /// The session's messages in sequence order.
     pub fn list_messages(&self, session_id: &str, q: &ListMessages) -> Result<Vec<Message>> {
-        let mut stmt = self.conn().prepare_cached(&format!(
-            "SELECT {MESSAGE_COLUMNS} FROM messages m
-             WHERE session_id = ?1 AND sequence > ?2 ORDER BY sequence LIMIT ?3"
-        ))?;
-        let rows = stmt.query_map(
-            params![
-                session_id,
-                q.after_sequence.unwrap_or(i64::MIN),
-                q.limit.unwrap_or(-1)
-            ],
-            message_from_row,
-        )?;
+        let mut stmt = self
+            .conn()
+            .prepare_cached(&format!("SELECT {MESSAGE_COLUMNS} {LIST}"))?;
+        let rows = stmt.query_map(list_params(session_id, q), message_from_row)?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
+
+    /// [`Conversations::list_messages`] as columns named like the JS API's fields (`sessionId`,
+    /// …), `toolCalls` (JSON text) last: the cheapest form to hand to JS.
+    pub fn list_messages_rows(&self, session_id: &str, q: &ListMessages) -> Result<Rows> {
+        Rows::query(
+            self.conn(),
+            &format!(
+                "SELECT m.id AS id, m.session_id AS sessionId, m.role AS role,
+                   m.content AS content, m.created_at AS createdAt,
+                   m.prompt_tokens AS promptTokens, m.completion_tokens AS completionTokens,
+                   m.sequence AS sequence, m.cost AS cost, m.tool_calls AS toolCalls {LIST}"
+            ),
+            list_params(session_id, q),
+        )
+    }
+}
+
+fn list_params<'p>(session_id: &'p str, q: &ListMessages) -> impl rusqlite::Params + 'p {
+    (
+        session_id,
+        q.after_sequence.unwrap_or(i64::MIN),
+        q.limit.unwrap_or(-1),
+    )
 }
 
 /// The body of [`Conversations::append_message`], inside its transaction.
@@ -235,6 +254,13 @@ mod tests {
         )?;
         assert_eq!(page.len(), 1);
         assert_eq!(page[0].content, "two");
+        let rows = c.list_messages_rows(&s.id, &ListMessages::default())?;
+        assert_eq!(rows.len(), 3);
+        assert_eq!(rows.columns.last().map(String::as_str), Some("toolCalls"));
+        assert_eq!(
+            rows.get(1, "sessionId"),
+            Some(rusqlite::types::Value::Text(s.id.clone()))
+        );
         Ok(())
     }
 

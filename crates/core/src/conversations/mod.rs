@@ -36,7 +36,7 @@ use crate::engine::{write_tx, Database, Error, Result};
 
 pub use archive::{
     export_archive_on, read_archive, restore_archive_on, Archive, ArchivePhase, ArchiveProgress,
-    ArchiveSink, MAX_ARCHIVE_BYTES,
+    ArchiveSink, Exported, MAX_ARCHIVE_BYTES,
 };
 pub use branches::{Branch, Fork};
 pub use messages::{ListMessages, Message, NewMessage};
