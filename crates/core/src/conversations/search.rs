@@ -63,7 +63,11 @@ pub fn quote_query(text: &str) -> Option<String> {
 }
 
 impl Conversations<'_> {
-    /// The messages matching `query`, best bm25 score first (ties: older first).
+    /// The messages matching `query`, best bm25 score first.
+    ///
+    /// The index hands the matches over in rank order and the messages are looked up for each
+    /// (`CROSS JOIN` keeps that loop order), so no sort runs and snippets are made only for the
+    /// hits returned.
     pub fn search_messages(&self, query: &str, o: &SearchOptions) -> Result<Vec<SearchHit>> {
         if o.limit < 1 {
             return Err(Error::InvalidArg(format!(
@@ -82,9 +86,9 @@ impl Conversations<'_> {
         let mut stmt = self.conn().prepare_cached(&format!(
             "SELECT {MESSAGE_COLUMNS}, f.rank,
                snippet(messages_fts, 0, ?3, ?4, '…', 16)
-             FROM messages_fts f JOIN messages m ON m.fts_rowid = f.rowid
+             FROM messages_fts f CROSS JOIN messages m ON m.fts_rowid = f.rowid
              WHERE messages_fts MATCH ?1 AND (?2 IS NULL OR m.session_id = ?2)
-             ORDER BY f.rank, m.fts_rowid LIMIT ?5"
+             ORDER BY f.rank LIMIT ?5"
         ))?;
         let rows = stmt.query_map(
             params![fts, o.session_id, o.highlight.0, o.highlight.1, o.limit],
