@@ -17,7 +17,6 @@ const os = require('node:os')
 const path = require('node:path')
 
 const root = path.resolve(__dirname, '..')
-const deps = path.join(__dirname, '.deps')
 const data = path.join(__dirname, '.data')
 const FIXTURE_VERSION = 1
 
