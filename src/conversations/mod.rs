@@ -12,7 +12,6 @@ use stowage_core::conversations::{
 
 use crate::handle::Handle;
 use crate::js::{At, Js, Raw, Val};
-use crate::rows::Extra;
 use crate::stores::{member, Binding};
 
 /// The conversations store's binding: `store.conversations`; the store has no options.
@@ -368,25 +367,8 @@ impl ConversationStore {
                 js.opt_int(js.get(o, "afterSequence")?, at(f, "options.afterSequence"))?;
             q.limit = count(js, o, "limit", f, 0)?;
         }
-        let mut rows = self.run(js, |c| c.list_messages_rows(&id, &q))?;
-        let (Some(name), Some(calls)) = (rows.columns.pop(), rows.data.pop()) else {
-            return js.rows(&rows).map(Raw);
-        };
-        let values = (0..rows.len())
-            .map(|i| match calls.value(i) {
-                stowage_core::Value::Text(t) => js.json(&t),
-                _ => js.null(),
-            })
-            .collect::<Result<Vec<_>>>()?;
-        crate::rows::objects(
-            js,
-            &rows,
-            Some(Extra {
-                name: &name,
-                values,
-            }),
-        )
-        .map(Raw)
+        let rows = self.run(js, |c| c.list_messages_rows(&id, &q))?;
+        crate::rows::objects_json(js, &rows, &["toolCalls"]).map(Raw)
     }
 
     /// Forks session `id` at message `atSequence`: a new session (`parentSessionId` = `id`,

@@ -106,7 +106,7 @@ impl Conversations<'_> {
     }
 
     /// [`Conversations::list_messages`] as columns named like the JS API's fields (`sessionId`,
-    /// …), `toolCalls` (JSON text) last: the cheapest form to hand to JS.
+    /// …), `toolCalls` as JSON text: the cheapest form to hand to JS.
     pub fn list_messages_rows(&self, session_id: &str, q: &ListMessages) -> Result<Rows> {
         Rows::query(
             self.conn(),
