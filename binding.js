@@ -838,6 +838,7 @@ module.exports = nativeBinding
 module.exports.AgentRunStore = nativeBinding.AgentRunStore
 module.exports.AgentSessionStore = nativeBinding.AgentSessionStore
 module.exports.ChatStore = nativeBinding.ChatStore
+module.exports.ConversationStore = nativeBinding.ConversationStore
 module.exports.Store = nativeBinding.Store
 module.exports.TrainingStore = nativeBinding.TrainingStore
 module.exports.WorktreeStore = nativeBinding.WorktreeStore

@@ -143,6 +143,8 @@ export interface StoreMembers {
   worktrees: { readonly worktrees: WorktreeStore }
   /** etcode's sessions, messages, parts, todos and permissions. */
   chats: { readonly chats: ChatStore }
+  /** The opencode sidepanel's chat sessions, messages, branches, search and archives. */
+  conversations: { readonly conversations: ConversationStore }
 }
 
 /** The name of a store this build implements. */
@@ -480,6 +482,109 @@ export interface ChatStore {
    * it threw is rethrown from a microtask. Returns the function that unsubscribes.
    */
   onChange(listener: (event: ChatChange) => void): () => void
+}
+
+/** A chat session of the conversations store. Timestamps are ISO 8601 text
+ * (`2026-05-01T12:00:00.000Z`). */
+export interface ConversationSession {
+  id: string
+  title: string
+  createdAt: string
+  /** Bumped by every message appended and every `updateSession`; lists are ordered by it. */
+  updatedAt: string
+  model: string
+  provider: string
+  /** `'main'` for a session that is no fork. */
+  branchName: string
+  /** The session this one was forked from; `null` for a root (or once the parent is deleted). */
+  parentSessionId: string | null
+  /** The parent's message sequence the fork was taken at. */
+  branchPoint: number | null
+  /** The totals of the session's messages. */
+  promptTokens: number
+  completionTokens: number
+  cost: number
+  isArchived: boolean
+  /** `true` for a session restored from an archive. */
+  isImported: boolean
+}
+
+/** What `createSession` takes. */
+export interface NewConversationSession {
+  title: string
+  model: string
+  /** Default `'venice'`. */
+  provider?: string
+  /** Default: a new random id (32 hex digits). */
+  id?: string
+}
+
+/** What `updateSession` may change. */
+export interface ConversationSessionPatch {
+  title?: string
+  model?: string
+  provider?: string
+  branchName?: string
+}
+
+/** A message of the conversations store. */
+export interface ConversationMessage {
+  id: string
+  sessionId: string
+  role: string
+  content: string
+  createdAt: string
+  promptTokens: number | null
+  completionTokens: number | null
+  /** 1, 2, 3, … within the session, without gaps. */
+  sequence: number
+  cost: number | null
+  /** The tool calls as given (parsed JSON), or `null`. */
+  toolCalls: unknown[] | null
+}
+
+/** What `appendMessage` takes. */
+export interface NewConversationMessage {
+  role: string
+  content: string
+  /** Stored as JSON. */
+  toolCalls?: unknown[] | null
+  promptTokens?: number | null
+  completionTokens?: number | null
+  cost?: number | null
+}
+
+/** A fork of a session and the forks below it (`getBranches`). */
+export interface ConversationBranch {
+  session: ConversationSession
+  branches: ConversationBranch[]
+}
+
+/** A message found by `searchMessages`. */
+export interface ConversationSearchHit {
+  message: ConversationMessage
+  /** Up to 16 words around the matches, each match wrapped in the highlight markers, `…` where
+   * text was cut. Not HTML-escaped. */
+  snippet: string
+  /** The bm25 score: lower is a better match. */
+  rank: number
+}
+
+/** What `exportArchive` wrote. */
+export interface ConversationArchiveExport {
+  file: string
+  messages: number
+  /** The size of the compressed file. */
+  bytes: number
+}
+
+/** A progress event of an archive export (`read`, `write`: messages) or restore (`read`: bytes
+ * of the file; `validate`, `restore`: messages; `commit`: the transaction commits next, and a
+ * callback that throws now still stops it). */
+export interface ArchiveProgress {
+  phase: 'read' | 'write' | 'validate' | 'restore' | 'commit'
+  done: number
+  total: number
 }
 
 /** overstory's `SessionStore`: the methods of {@link AgentSessionStore} on a file of its own. */
@@ -1190,6 +1295,104 @@ export declare class ChatStore {
   setPermission(projectID: string, rules: ChatPermissionRule[]): void
   /** The project's permission rules, or `undefined` when none were set. */
   getPermission(projectID: string): ChatPermissionRule[] | undefined
+}
+
+/**
+ * Chat sessions with messages numbered by `sequence`, forks (branches) taken at a message,
+ * full-text search and one-session archives (`.json.gz`). Timestamps are ISO 8601 text
+ * (`2026-05-01T12:00:00.000Z`).
+ */
+export declare class ConversationStore {
+  /**
+   * Writes session `sessionId` with its messages to `file` as gzip-compressed JSON (a
+   * temporary sibling renamed into place, so `file` is never partial) and returns
+   * `{ file, messages, bytes }`. `ERR_NOT_FOUND` when there is no such session.
+   */
+  exportArchive(sessionId: string, file: string): ConversationArchiveExport
+  /**
+   * Restores an archive of `exportArchive` as a new session (new session and message ids,
+   * `' (restored)'` appended to the title, `isImported: true`, no parent) and returns it.
+   * The whole archive is read and checked first: one that is not gzip, is truncated, over
+   * 256 MiB, not JSON or not of the archive's shape is `ERR_ARCHIVE_INVALID` and nothing is
+   * written; the writing is one transaction.
+   */
+  restoreArchive(file: string): ConversationSession
+  /**
+   * `exportArchive` off the JS thread, on a connection of its own (a snapshot of the moment
+   * it starts reading). `options.onProgress({ phase: 'read' | 'write', done, total })`
+   * (messages) is called on the JS thread before the promise settles; if it throws, the
+   * export stops, leaves no file and the promise rejects with what it threw. A store in
+   * memory is refused (`ERR_INVALID_ARG`).
+   */
+  exportArchiveAsync(sessionId: string, file: string, options?: { onProgress?: (progress: ArchiveProgress) => void }): Promise<ConversationArchiveExport>
+  /**
+   * `restoreArchive` off the JS thread, on a connection of its own, in one transaction
+   * (writes made meanwhile through this store wait for it).
+   * `options.onProgress({ phase, done, total })`: `read` (bytes), `validate`, `restore` and
+   * `commit` (messages); if it throws, nothing is restored and the promise rejects with what
+   * it threw. A store in memory is refused (`ERR_INVALID_ARG`).
+   */
+  restoreArchiveAsync(file: string, options?: { onProgress?: (progress: ArchiveProgress) => void }): Promise<ConversationSession>
+  /**
+   * Creates a session without messages (`provider` defaults to `'venice'`, `branchName` is
+   * `'main'`, `id` a new random one) and returns it. A taken `id` is
+   * `SQLITE_CONSTRAINT_PRIMARYKEY`; an empty title or model `ERR_INVALID_ARG`.
+   */
+  createSession(session: NewConversationSession): ConversationSession
+  /** The session `id`, or `null`. */
+  getSession(id: string): ConversationSession | null
+  /**
+   * Sessions, most recently updated first. `archived: true`/`false` keeps only archived or
+   * unarchived ones (both by default); `search` keeps those whose title contains it (ASCII
+   * letters case-insensitive); `limit` and `offset` page the list.
+   */
+  listSessions(options?: { archived?: boolean; search?: string; limit?: number; offset?: number }): ConversationSession[]
+  /**
+   * Sets the patch's fields (`title`, `model`, `provider`, `branchName`; another key is
+   * `ERR_INVALID_ARG`), bumps `updatedAt` and returns the session. `ERR_NOT_FOUND` when
+   * there is no session `id`.
+   */
+  updateSession(id: string, patch: ConversationSessionPatch): ConversationSession
+  /**
+   * Archives (`true`) or unarchives (`false`) the session; its `updatedAt` stays.
+   * `ERR_NOT_FOUND` when there is no session `id`.
+   */
+  archiveSession(id: string, archived: boolean): void
+  /**
+   * Deletes the session and its messages. Its forks stay, without a parent
+   * (`parentSessionId: null`). `ERR_NOT_FOUND` when there is no session `id`.
+   */
+  deleteSession(id: string): void
+  /**
+   * Appends a message with the session's next `sequence` (1, 2, 3, …: no gap and no
+   * duplicate, even with several processes appending), adds its tokens and cost to the
+   * session and bumps its `updatedAt`, in one transaction; returns the message.
+   * `toolCalls` is an array (stored as JSON). `ERR_NOT_FOUND` when there is no session.
+   */
+  appendMessage(sessionId: string, message: NewConversationMessage): ConversationMessage
+  /** The session's messages by sequence: those after `afterSequence`, at most `limit`. */
+  listMessages(sessionId: string, options?: { afterSequence?: number; limit?: number }): ConversationMessage[]
+  /**
+   * Forks session `id` at message `atSequence`: a new session (`parentSessionId` = `id`,
+   * `branchPoint` = `atSequence`, `branchName` default `branch-<n>`, `title` default the
+   * parent's) holding copies of messages 1..`atSequence` with new ids, its totals those of
+   * the copies. `ERR_NOT_FOUND` when there is no such session or message.
+   */
+  forkSession(id: string, options: { atSequence: number; branchName?: string; title?: string }): ConversationSession
+  /**
+   * The forks below session `id`, each `{ session, branches }` with its own forks, oldest
+   * first. `ERR_NOT_FOUND` when there is no session `id`.
+   */
+  getBranches(id: string): ConversationBranch[]
+  /**
+   * Full-text search over the messages' content, best bm25 match first, each hit
+   * `{ message, snippet, rank }` with up to 16 words around the matches, each match wrapped
+   * in `highlight` (default `['<mark>', '</mark>']`; the snippet is not HTML-escaped).
+   * The query's words are matched as written (any characters; all of them required), unless
+   * `raw: true`, which takes FTS5 syntax (`OR`, `NOT`, `"phrases"`, `prefix*`) and throws
+   * `ERR_SEARCH_SYNTAX` for a syntax error. `limit` defaults to 20.
+   */
+  searchMessages(query: string, options?: { sessionId?: string; limit?: number; raw?: boolean; highlight?: [string, string] }): ConversationSearchHit[]
 }
 
 /** One open SQLite file and the stores it hosts. Create it with `openStore`. */

@@ -57,6 +57,7 @@ describe('the drop-in smoke', () => {
     expect(r.store).toEqual({ journalMode: 'wal', schema: { training: 3 }, integrity: ['ok'], latest: { path: join('bundle', 'checkpoints', 'base_5_0.pt'), step: 5 } })
     expect(r.afterClose).toEqual({ name: 'Error', code: 'ERR_CLOSED' })
     expect(r.agents[1]).toEqual({ ok: false, reason: 'illegal_transition', prev: 'working', attempted: 'booting' })
+    expect(r.conversations).toEqual({ hits: ['the <mark>release</mark> build searches', 'the <mark>release</mark> build searches'], restored: 'Smoke (restored)', calls: [{ name: 'grep' }] })
   })
 
   for (const [label, node] of nodeMatrix()) {

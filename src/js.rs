@@ -319,8 +319,7 @@ impl Js {
         at: At<'_>,
         mut f: impl FnMut(u32, Val) -> Result<T>,
     ) -> Result<Vec<T>> {
-        let mut len = 0;
-        self.check(unsafe { sys::napi_get_array_length(self.0, arr, &mut len) })?;
+        let len = self.array_len(arr)?;
         if len > MAX_ITEMS {
             return Err(self.range_error(
                 at,
@@ -342,6 +341,13 @@ impl Js {
             start = end;
         }
         Ok(out)
+    }
+
+    /// The length of the array `arr`.
+    pub fn array_len(self, arr: Val) -> Result<u32> {
+        let mut len = 0;
+        self.check(unsafe { sys::napi_get_array_length(self.0, arr, &mut len) })?;
+        Ok(len)
     }
 
     /// The object's enumerable string keys (inherited ones included), in property order.

@@ -6,6 +6,7 @@
 
 mod agents;
 mod chats;
+mod conversations;
 mod handle;
 mod import;
 mod job;

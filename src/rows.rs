@@ -30,18 +30,33 @@ pub struct Extra<'a> {
 
 /// One object per row, keys in column order, then `extra` if given.
 pub fn objects(js: Js, rows: &Rows, extra: Option<Extra<'_>>) -> Result<Val> {
+    build(js, rows, extra, &[])
+}
+
+/// One object per row, keys in column order, the text of the columns named in `json` parsed
+/// (`JSON.parse` in the builder, one call per value; NULL stays `null`): how a JSON column comes
+/// back as a JS value.
+pub fn objects_json(js: Js, rows: &Rows, json: &[&str]) -> Result<Val> {
+    build(js, rows, None, json)
+}
+
+fn build(js: Js, rows: &Rows, extra: Option<Extra<'_>>, json: &[&str]) -> Result<Val> {
     let mut kinds = Vec::with_capacity(rows.data.len() + 1);
     // Every numeric column in one buffer, column after column: one typed array per call.
     let mut numbers = Vec::new();
     let mut args = vec![js.number(rows.len() as f64)?, js.undefined()?];
-    for col in &rows.data {
+    for (col, name) in rows.data.iter().zip(&rows.columns) {
         match col {
             Column::Number(xs) => {
                 kinds.push('n');
                 numbers.extend_from_slice(xs);
             }
             Column::Text { text, ends, nulls } => {
-                kinds.push('t');
+                kinds.push(if json.contains(&name.as_str()) {
+                    'j'
+                } else {
+                    't'
+                });
                 args.push(js.string(text)?);
                 args.push(utf16_offsets(js, text, ends)?);
                 args.push(uint8_array(js, nulls)?);
@@ -225,11 +240,15 @@ fn source(kinds: &[char], names: &[&str]) -> String {
                 fields.push(format!("{key}: x{i} !== x{i} ? null : x{i}"));
                 numeric += 1;
             }
-            't' => {
+            't' | 'j' => {
                 params.extend([format!("a{i}"), format!("o{i}"), format!("z{i}")]);
-                fields.push(format!(
-                    "{key}: z{i}[i] ? null : a{i}.slice(o{i}[i], o{i}[i + 1])"
-                ));
+                let text = format!("a{i}.slice(o{i}[i], o{i}[i + 1])");
+                let value = if *kind == 'j' {
+                    format!("JSON.parse({text})")
+                } else {
+                    text
+                };
+                fields.push(format!("{key}: z{i}[i] ? null : {value}"));
             }
             _ => {
                 params.push(format!("a{i}"));

@@ -29,6 +29,7 @@ static BINDINGS: &[Binding] = &[
     crate::agents::BINDING,
     crate::worktrees::BINDING,
     crate::chats::BINDING,
+    crate::conversations::BINDING,
 ];
 
 /// The binding of the store `store`.

@@ -13,7 +13,7 @@ const fs = require('node:fs')
 const path = require('node:path')
 
 const { Rng, Values, SENTINELS, tag, failsString } = require('./values.js')
-const { SURFACE, RUN_IDS, AGENTS, WORKSPACES, PROJECTS } = require('./surface.js')
+const { SURFACE, RUN_IDS, AGENTS, WORKSPACES, PROJECTS, CONVERSATIONS } = require('./surface.js')
 const { TYPE, RANGE, UNKNOWN, INVALID, check, truthy, undef } = require('./types.js')
 const { createFixtures, ESCAPES } = require('./fixtures.js')
 
@@ -86,6 +86,8 @@ class Fuzzer {
       legacyDir: [['wtlegacy/d0', 'wtlegacy/d1'], ['wtlegacy/missing', 'wtlegacy/d0/00000000000000a0.json', 'junk/text.txt', 'legacy']],
       chatsDb: [['chats/c0.db', 'chats/c1.db', 'chats/c2.db'], ['agents/a0.db', 'db/t0.sqlite', ...junk]],
       storageTree: [['chats/tree0', 'chats/tree1'], ['chats/tree0/message', 'legacy', 'missing', 'junk/text.txt']],
+      conversationsDb: [['conv/c0.sqlite', 'conv/c1.sqlite', 'conv/c2.sqlite'], ['agents/a0.db', 'db/t0.sqlite', ...junk]],
+      archive: [['archives/x0.json.gz', 'archives/x1.json.gz', 'archives/x2.json.gz'], ['archives/hostile.json.gz', 'archives/missing.json.gz', 'archives', 'junk/text.txt', 'missing/deeper/x']],
       folder: [['default/d0', 'default/d1'], ['default/new/deep', 'junk/text.txt', 'ov/o3', '.']],
       bundle: [['bundles/b0', 'bundles/b1', 'bundles/b2', 'bundles/b0.tar', 'bundles/b1.tar', 'bundles/b0/bundle.json'], [...this.hostileBundles, 'bundles', ...junk, 'db', '.']],
       backup: [['backups/k0.sqlite', 'backups/k1.sqlite', 'backups/k2.sqlite'], ['db/t0.sqlite', 'junk/dir.sqlite', 'missing/x.sqlite']],
@@ -122,13 +124,13 @@ class Fuzzer {
   target(op) {
     const r = this.rng
     const mod = this.stowage
-    const wantKind = op.on === 'TrainingStore' ? 'training' : op.on === 'Store' ? null : op.on === 'WorktreeStore' ? 'worktrees' : op.on === 'ChatStore' ? 'chats' : 'agents'
+    const wantKind = op.on === 'TrainingStore' ? 'training' : op.on === 'Store' ? null : op.on === 'WorktreeStore' ? 'worktrees' : op.on === 'ChatStore' ? 'chats' : op.on === 'ConversationStore' ? 'conversations' : 'agents'
     // A store's members exist only on a Store opened with it (methods called on the wrong
     // object are misuse(), below).
     const pickStore = () => {
       const fitting = this.stores.filter((s) => wantKind === null || s.kind === wantKind)
       if (fitting.length) return r.pick(fitting)
-      const file = path.join(this.root, { agents: 'agents/a2.db', worktrees: 'worktrees/w2.db', chats: 'chats/c2.db' }[wantKind] || 'db/t3.sqlite')
+      const file = path.join(this.root, { agents: 'agents/a2.db', worktrees: 'worktrees/w2.db', chats: 'chats/c2.db', conversations: 'conv/c2.sqlite' }[wantKind] || 'db/t3.sqlite')
       return { store: this.open(file, wantKind === 'training' || wantKind === null ? undefined : { stores: [wantKind] }) }
     }
     switch (op.on) {
@@ -157,6 +159,10 @@ class Fuzzer {
       case 'ChatStore': {
         const s = pickStore().store
         return { obj: s.chats, close: () => s.close(), read: () => s.chats.listSessions(PROJECTS[0]) }
+      }
+      case 'ConversationStore': {
+        const s = pickStore().store
+        return { obj: s.conversations, close: () => s.close(), read: () => s.conversations.listSessions() }
       }
       default: {
         if (!this.factories.some((f) => f.kind === op.on)) {
@@ -230,6 +236,7 @@ class Fuzzer {
       if (st.training) st.training.insertRun(`tx-${this.stats.calls}`, 'p', 'tx', null)
       else if (st.worktrees) st.worktrees.createSession('/w/editor', { id: `tx-${this.stats.calls}`, type: 'debate', task: 't', status: 'running', createdAt: 'c', updatedAt: 'u' })
       else if (st.chats) st.chats.createSession({ projectID: PROJECTS[0], directory: `tx-${this.stats.calls}` })
+      else if (st.conversations) st.conversations.createSession({ title: `tx-${this.stats.calls}`, model: 'm' })
       else st.agents.upsert({ id: `tx-${this.stats.calls}`, agentName: `tx-${this.stats.calls}`, capability: 'c', worktreePath: '/w', branchName: 'b', taskId: 't', tmuxSession: 'x', state: 'working', startedAt: '2026-01-01T00:00:00.000Z', lastActivity: '2026-01-01T00:00:00.000Z' })
     }
     const throwsInside = (inner) => {
@@ -304,6 +311,7 @@ class Fuzzer {
     this.open(path.join(this.root, 'agents/a0.db'), { stores: ['agents'] })
     this.open(path.join(this.root, 'worktrees/w0.db'), { stores: ['worktrees'] })
     this.open(path.join(this.root, 'chats/c0.db'), { stores: ['chats'] })
+    this.open(path.join(this.root, 'conv/c0.sqlite'), { stores: ['conversations'] })
     this.adoptFactory(this.stowage.createSessionStore(path.join(this.root, 'agents/a1.db')), 'SessionStore', path.join(this.root, 'agents/a1.db'))
     this.adoptFactory(this.stowage.createRunStore(path.join(this.root, 'agents/a1.db')), 'RunStore', path.join(this.root, 'agents/a1.db'))
     this.checkCoverage()
@@ -320,7 +328,7 @@ class Fuzzer {
   /** Every function of the package must be in the surface the fuzzer calls. */
   checkCoverage() {
     const known = new Set(SURFACE.map((op) => `${op.on}.${op.name}`))
-    const classes = ['Store', 'TrainingStore', 'AgentSessionStore', 'AgentRunStore', 'WorktreeStore', 'ChatStore']
+    const classes = ['Store', 'TrainingStore', 'AgentSessionStore', 'AgentRunStore', 'WorktreeStore', 'ChatStore', 'ConversationStore']
     const present = Object.entries(this.stowage)
       .filter(([name, f]) => typeof f === 'function' && !classes.includes(name))
       .map(([name]) => `module.${name}`)
@@ -515,8 +523,8 @@ class Fuzzer {
 
   /** Opens one of the pool's files again (a second connection), keeping the pool populated. */
   reopen(i) {
-    const kind = this.rng.weighted([[5, 'training'], [3, 'agents'], [2, 'worktrees'], [2, 'chats']])
-    const files = { training: ['db/t0.sqlite', 'db/t1.sqlite', 'db/t2.sqlite'], agents: ['agents/a0.db', 'agents/a1.db'], worktrees: ['worktrees/w0.db', 'worktrees/w1.db'], chats: ['chats/c0.db', 'chats/c1.db'] }[kind]
+    const kind = this.rng.weighted([[5, 'training'], [3, 'agents'], [2, 'worktrees'], [2, 'chats'], [2, 'conversations']])
+    const files = { training: ['db/t0.sqlite', 'db/t1.sqlite', 'db/t2.sqlite'], agents: ['agents/a0.db', 'agents/a1.db'], worktrees: ['worktrees/w0.db', 'worktrees/w1.db'], chats: ['chats/c0.db', 'chats/c1.db'], conversations: ['conv/c0.sqlite', 'conv/c1.sqlite'] }[kind]
     const file = path.join(this.root, this.rng.pick(files))
     this.note(i, `reopen ${file}`)
     try {
@@ -530,7 +538,7 @@ class Fuzzer {
   /** Methods called on a wrong receiver, classes called as constructors: coded TypeErrors. */
   async misuse(i, kind) {
     const r = this.rng
-    const classes = ['Store', 'TrainingStore', 'AgentSessionStore', 'AgentRunStore', 'WorktreeStore', 'ChatStore']
+    const classes = ['Store', 'TrainingStore', 'AgentSessionStore', 'AgentRunStore', 'WorktreeStore', 'ChatStore', 'ConversationStore']
     const name = r.pick(classes)
     const C = this.stowage[name]
     const list = Array.from({ length: r.int(3) }, () => this.v.any())
@@ -557,6 +565,8 @@ class Fuzzer {
     this.count(kind, o)
     if (!o.threw) return this.violate(i, `${label} did not throw`)
     if (list.some((a) => a.hostile) && SENTINELS.includes(o.err)) return
+    // A caller value the engine itself refuses (a revoked proxy) may be read before the receiver.
+    if (list.some((a) => a.foreign) && o.err instanceof TypeError && o.err.code === undefined) return
     if (!(o.err instanceof TypeError) || typeof o.err.code !== 'string' || !CODE.test(o.err.code)) {
       this.violate(i, `${label}: expected a TypeError with a code`, { error: describeError(o.err) })
     }
@@ -582,7 +592,7 @@ class Fuzzer {
   fingerprintable(op, t, list) {
     if (op.getter || op.name === 'close' || op.name === 'closeStorage' || list.some((a) => a.hostile || a.foreign)) return false
     if (op.on === 'Store' && op.name !== 'transaction') return false
-    if (!['module', 'Store', 'TrainingStore', 'AgentSessionStore', 'AgentRunStore', 'WorktreeStore', 'ChatStore', 'SessionStore', 'RunStore'].includes(op.on)) return false
+    if (!['module', 'Store', 'TrainingStore', 'AgentSessionStore', 'AgentRunStore', 'WorktreeStore', 'ChatStore', 'ConversationStore', 'SessionStore', 'RunStore'].includes(op.on)) return false
     if (op.on === 'module' && (op.kind !== 'write' || !this.stowage.isReady() || op.name === 'initStorage')) return false
     return this.rng.chance(0.25) && this.isOpen(t.obj, op.on)
   }
@@ -590,7 +600,7 @@ class Fuzzer {
   fingerprint(obj, on) {
     if (on === 'Store') {
       if (obj.training) return this.fingerprint(obj.training, 'TrainingStore')
-      return obj.worktrees ? this.fingerprint(obj.worktrees, 'WorktreeStore') : obj.chats ? this.fingerprint(obj.chats, 'ChatStore') : this.fingerprint(obj.agents, 'AgentSessionStore')
+      return obj.worktrees ? this.fingerprint(obj.worktrees, 'WorktreeStore') : obj.chats ? this.fingerprint(obj.chats, 'ChatStore') : obj.conversations ? this.fingerprint(obj.conversations, 'ConversationStore') : this.fingerprint(obj.agents, 'AgentSessionStore')
     }
     if (on === 'ChatStore') {
       try {
@@ -613,6 +623,10 @@ class Fuzzer {
         return json(out)
       }
       if (on === 'WorktreeStore') return json([obj.listSessions(), obj.stats(), WORKSPACES.map((w) => obj.getAllSessions(w))])
+      if (on === 'ConversationStore') {
+        const sessions = obj.listSessions()
+        return json([sessions, sessions.map((x) => [obj.listMessages(x.id), obj.getBranches(x.id)]), CONVERSATIONS.map((id) => obj.getSession(id))])
+      }
       const agents = obj.getAll ? obj : null
       if (agents) return json([agents.getAll(), AGENTS.map((a) => agents.getByName(a))])
       return json(obj.listRuns())
@@ -651,6 +665,7 @@ class Fuzzer {
       if (kind === 'training') s.training.listRuns().forEach((r) => s.training.getRunRows(r.run_id))
       else if (kind === 'worktrees') s.worktrees.listSessions()
       else if (kind === 'chats') s.chats.listSessions(PROJECTS[0]).forEach((x) => s.chats.listMessages(x.id, { withParts: true }))
+      else if (kind === 'conversations') s.conversations.listSessions().forEach((x) => s.conversations.listMessages(x.id))
       else s.agents.getAll()
       s.close()
     }

@@ -84,7 +84,7 @@ function hostileManifests(rng, v) {
  */
 function createFixtures(root, rng, v, stowage) {
   const mk = (...p) => fs.mkdirSync(path.join(root, ...p), { recursive: true })
-  for (const d of ['db', 'agents', 'bundles', 'backups', 'legacy', 'ov/o0', 'ov/o1', 'ov/o2', 'default', 'ckpt', 'junk/dir.sqlite', 'fixtures', 'worktrees', 'wtlegacy/d0', 'wtlegacy/d1', '.ait42/sessions', 'chats']) mk(d)
+  for (const d of ['db', 'agents', 'bundles', 'backups', 'legacy', 'ov/o0', 'ov/o1', 'ov/o2', 'default', 'ckpt', 'junk/dir.sqlite', 'fixtures', 'worktrees', 'wtlegacy/d0', 'wtlegacy/d1', '.ait42/sessions', 'chats', 'conv', 'archives']) mk(d)
   const write = (p, data) => fs.writeFileSync(path.join(root, p), data)
   write('junk/notadb.sqlite', Buffer.from(Array.from({ length: 4096 }, () => rng.int(256))))
   write('junk/empty.sqlite', '')
@@ -112,6 +112,7 @@ function createFixtures(root, rng, v, stowage) {
     write(`${tree}/todo/ses_0.json`, body([{ content: 'a', status: 'pending', priority: 'high' }]))
     write(`${tree}/permission/proj_0.json`, body([]))
   }
+  write('archives/hostile.json.gz', Buffer.from(Array.from({ length: 2048 }, () => rng.int(256))))
 
   const src = stowage.openStore(path.join(root, 'fixtures/src.sqlite'))
   const t = src.training

@@ -1,7 +1,7 @@
 'use strict'
 // Every function of stowage's JS surface with the types of its parameters. `on` names what the
 // function is called on: `module` (the package exports), `Store`, `TrainingStore`,
-// `AgentSessionStore`, `AgentRunStore`, `WorktreeStore`, `ChatStore` (instances), or the objects the factories return
+// `AgentSessionStore`, `AgentRunStore`, `WorktreeStore`, `ChatStore`, `ConversationStore` (instances), or the objects the factories return
 // (`SessionStore`, `RunStore`, which have the methods of the agents classes plus `close`).
 // `kind` says how a module-level function behaves before `initStorage`: a `write` throws
 // ERR_NOT_READY, a `read` returns the original's empty answer.
@@ -12,6 +12,7 @@ const { T, OK, TYPE, RANGE, UNKNOWN, INVALID, check, truthy, nullish, isObject, 
 const RUN_IDS = ['r0', 'r1', 'r2', 'r3', 'run:with:colons', 'ünï😀', '']
 const SESSION_IDS = ['s0', 's1', 's2']
 const AGENTS = ['agent-0', 'agent-1', 'agent-2', 'lead']
+const CONVERSATIONS = ['c0', 'c1', 'c2']
 const STATES = ['booting', 'working', 'in_turn', 'between_turns', 'stalled', 'completed', 'zombie', 'custom']
 const METRICS = ['step', 'epoch', 'loss', 'val_loss', 'accuracy', 'lr', 'grad_norm', 'weight_norm', 'activation_zero_frac', 'throughput', 'mem_vram', 'gpu_util']
 const SERIES = METRICS.slice(1)
@@ -138,7 +139,7 @@ agentsOptionFields.transitions.check = (t) => {
 }
 const agentsOption = T.optObj(agentsOptionFields, maybe(fieldsGen(agentsOptionFields), 0.3))
 /** A store name: another string is ERR_INVALID_ARG (checked item by item with the types). */
-const storeName = { check: (t) => (t.k !== 'string' ? TYPE : ['training', 'agents', 'worktrees', 'chats'].includes(t.v) ? OK : INVALID) }
+const storeName = { check: (t) => (t.k !== 'string' ? TYPE : ['training', 'agents', 'worktrees', 'chats', 'conversations'].includes(t.v) ? OK : INVALID) }
 const autoVacuum = { gen: maybe(pick(['none', 'full', 'incremental']), 0.2), check: (t) => (nullish(t) ? OK : t.k !== 'string' ? TYPE : ['none', 'full', 'incremental'].includes(t.v.toLowerCase()) ? OK : INVALID) }
 /** `openStore`'s options: a store's own options (`agents`) are read only when it is requested. */
 const storeOptions = (() => {
@@ -199,6 +200,7 @@ const runInput = {
 }
 
 const p = (name, type) => [name, type]
+const optBool = (gen) => ({ gen, check: (t) => (nullish(t) || t.k === 'boolean' ? OK : TYPE) })
 const training = [
   { name: 'insertRun', kind: 'write', params: [p('run_id', T.str(runId)), p('project', T.optStr(orNull(text))), p('name', T.optStr(orNull(text))), p('parents', parents)] },
   { name: 'listRuns', kind: 'read', params: [] },
@@ -490,10 +492,72 @@ const chats = [
   { name: 'importLegacyJsonAsync', async: true, params: [p('storageDir', T.path(path('storageTree'))), p('options', importOptions)] },
   { name: 'onChange', params: [p('listener', { gen: (g) => g.changeListener(), check: (t) => (t.k === 'function' ? OK : TYPE) })] },
 ]
+const conversationId = pick(CONVERSATIONS)
+const boolean = (gen) => ({ gen, check: (t) => (t.k === 'boolean' ? OK : TYPE) })
+const MAX_SAFE = 2 ** 53 - 1
+/** A count (limit, offset): an integer (or BigInt) of at least `min`, or absent. */
+const count = (min, gen) => ({
+  gen,
+  check: (t) => {
+    if (nullish(t)) return OK
+    if (t.k === 'number') return Number.isInteger(t.v) && Math.abs(t.v) <= MAX_SAFE && t.v >= min ? OK : RANGE
+    if (t.k === 'bigint') return t.v >= min && t.v <= MAX_SAFE ? OK : RANGE
+    return TYPE
+  },
+})
+/** `toolCalls`: null, or an array of at most 65,536 items that JSON.stringify takes (a BigInt in
+ * it throws; what an object item's conversion does is not modelled). */
+const toolCalls = {
+  gen: maybe(orNull(arrayGen(text, 2))),
+  check: (t) => {
+    if (nullish(t)) return OK
+    if (t.k !== 'array') return TYPE
+    if (t.sparse !== undefined) return t.sparse > 65_536 ? RANGE : OK
+    if (t.items.some((it) => it.k === 'bigint')) return TYPE
+    return t.items.every((it) => ['number', 'string', 'boolean', 'null', 'undefined', 'symbol', 'function'].includes(it.k)) ? OK : UNKNOWN
+  },
+}
+/** `highlight`: two strings. */
+const highlight = {
+  gen: maybe(() => tag(['<b>', '</b>'], "['<b>', '</b>']", 'array', { items: [s('<b>'), s('</b>')] }), 0.3),
+  check: (t) => {
+    if (nullish(t)) return OK
+    if (t.k !== 'array') return TYPE
+    return arrayItems(t, T.str()) || (t.sparse === undefined && t.items.length === 2 ? OK : TYPE)
+  },
+}
+const newSession = { title: T.str(pick(['Plans', 'Trip', ''])), model: T.str(pick(['m', 'llama'])), provider: T.optStr(maybe(pick(['venice', 'openai']))), id: T.optStr(maybe(conversationId, 0.7)) }
+const newMessage = {
+  role: T.str(pick(['user', 'assistant', ''])),
+  content: T.str(text),
+  toolCalls,
+  promptTokens: T.int(maybe(smallInt)),
+  completionTokens: T.int(maybe(smallInt)),
+  cost: T.num(maybe((g) => n(g.rng.pick([0, 0.5, -1, NaN, Infinity])))),
+}
+const sessionPatch = { title: T.optStr(maybe(pick(['New', '']))), model: T.optStr(maybe(pick(['m2']))), provider: T.optStr(maybe(pick(['p']))), branchName: T.optStr(maybe(pick(['alt']))) }
+const searchOptions = { sessionId: T.optStr(maybe(conversationId)), limit: count(1, maybe((g) => n(g.rng.int(30)))), raw: optBool(maybe(flag, 0.3)), highlight }
+const searchQuery = (g) => (g.rng.chance(0.7) ? s(g.rng.pick(['line', 'line 7', 'AND', '"open', 'a* OR b', 'NEAR(', 'x:y'])) : g.v.string())
+const conversations = [
+  { name: 'createSession', params: [p('session', T.obj(newSession, fieldsGen(newSession, ['title', 'model'])))] },
+  { name: 'getSession', params: [p('id', T.str(conversationId))] },
+  { name: 'listSessions', params: [p('options', options({ archived: optBool(maybe(flag)), search: T.optStr(maybe(pick(['Pl', '%']))), limit: count(0, maybe(smallInt)), offset: count(0, maybe(smallInt)) }))] },
+  { name: 'updateSession', params: [p('id', T.str(conversationId)), p('patch', T.obj(sessionPatch, fieldsGen(sessionPatch)))] },
+  { name: 'archiveSession', params: [p('id', T.str(conversationId)), p('archived', boolean(flag))] },
+  { name: 'deleteSession', params: [p('id', T.str(conversationId))] },
+  { name: 'appendMessage', params: [p('sessionId', T.str(conversationId)), p('message', T.obj(newMessage, fieldsGen(newMessage, ['role', 'content'])))] },
+  { name: 'listMessages', params: [p('sessionId', T.str(conversationId)), p('options', options({ afterSequence: T.int(maybe(smallInt)), limit: count(0, maybe(smallInt)) }))] },
+  { name: 'forkSession', params: [p('id', T.str(conversationId)), p('options', T.obj(...(() => { const f = { atSequence: T.int(smallInt, true), branchName: T.optStr(maybe(pick(['b']))), title: T.optStr(maybe(pick(['F']))) }; return [f, fieldsGen(f, ['atSequence'])] })()))] },
+  { name: 'getBranches', params: [p('id', T.str(conversationId))] },
+  { name: 'searchMessages', params: [p('query', T.str(searchQuery)), p('options', options(searchOptions))] },
+  { name: 'exportArchive', params: [p('sessionId', T.str(conversationId)), p('file', T.path(path('archive')))] },
+  { name: 'exportArchiveAsync', async: true, params: [p('sessionId', T.str(conversationId)), p('file', T.path(path('archive'))), p('options', options({ onProgress: progress }))] },
+  { name: 'restoreArchive', params: [p('file', T.path(path('archive')))] },
+  { name: 'restoreArchiveAsync', async: true, params: [p('file', T.path(path('archive'))), p('options', options({ onProgress: progress }))] },
+]
 
 /** `syncToMlflow`'s options: a server on a loopback port where nothing listens (the discard
  * port), so a push fails at once with ERR_MLFLOW_UNREACHABLE after at most one quick retry. */
-const optBool = (gen) => ({ gen, check: (t) => (nullish(t) || t.k === 'boolean' ? OK : TYPE) })
 const rangeInt = (min, max, gen) => ({ gen, check: (t) => (nullish(t) ? OK : t.k !== 'number' ? TYPE : Number.isInteger(t.v) && t.v >= min && t.v <= max ? OK : RANGE) })
 const mlflowFields = {
   trackingUri: T.str((g) => (g.rng.chance(0.9) ? s('http://127.0.0.1:9') : g.v.string())),
@@ -534,9 +598,9 @@ const moduleOnly = [
     params: [p('path', T.path()), p('options', storeOptions)],
     // A path of a file of the kind the options ask for (and now and then of the other kind).
     genArgs: (g) => {
-      const kind = g.rng.weighted([[6, 'training'], [2, 'agents'], [2, 'worktrees'], [2, 'chats']])
-      const own = { training: 'trainingDb', agents: 'agentsDb', worktrees: 'worktreesDb', chats: 'chatsDb' }[kind]
-      const file = g.path(g.rng.chance(0.9) ? own : g.rng.pick(['trainingDb', 'agentsDb', 'worktreesDb', 'chatsDb']))
+      const kind = g.rng.weighted([[6, 'training'], [2, 'agents'], [2, 'worktrees'], [2, 'chats'], [1, 'conversations']])
+      const own = { training: 'trainingDb', agents: 'agentsDb', worktrees: 'worktreesDb', chats: 'chatsDb', conversations: 'conversationsDb' }[kind]
+      const file = g.path(g.rng.chance(0.9) ? own : g.rng.pick(['trainingDb', 'agentsDb', 'worktreesDb', 'chatsDb', 'conversationsDb']))
       const opts = kind === 'training' && g.rng.chance(0.5) ? undef() : g.v.fromFields({ stores: tag([kind], `['${kind}']`, 'array', { items: [s(kind)] }), ...(kind === 'agents' && g.rng.chance(0.3) ? { agents: agentsOption.gen(g) } : {}), ...(g.rng.chance(0.2) ? { autoVacuum: autoVacuum.gen(g) } : {}) })
       return [file, opts]
     },
@@ -568,10 +632,11 @@ const SURFACE = [
   ...agentRuns.map((op) => ({ ...op, on: 'AgentRunStore' })),
   ...worktrees.map((op) => ({ ...op, on: 'WorktreeStore' })),
   ...chats.map((op) => ({ ...op, on: 'ChatStore' })),
+  ...conversations.map((op) => ({ ...op, on: 'ConversationStore' })),
   ...agents.map((op) => ({ ...op, on: 'SessionStore' })),
   ...agentRuns.map((op) => ({ ...op, on: 'RunStore' })),
   { name: 'close', on: 'SessionStore', params: [] },
   { name: 'close', on: 'RunStore', params: [] },
 ]
 
-module.exports = { SURFACE, RUN_IDS, AGENTS, WORKSPACES, PROJECTS }
+module.exports = { SURFACE, RUN_IDS, AGENTS, WORKSPACES, PROJECTS, CONVERSATIONS }

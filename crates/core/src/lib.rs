@@ -5,7 +5,8 @@
 //! [`Database::training`] gives the training store (OnTheFly's `storage.ts`),
 //! [`Database::agents`] the agents store (overstory's `sessions.db`), [`Database::worktrees`]
 //! the worktrees store (AIT42 Editor's `ait42-session`), [`Database::chats`] the chats store
-//! (etcode's `etcode.db`).
+//! (etcode's `etcode.db`), [`Database::conversations`] the conversations store (the opencode
+//! sidepanel's chats).
 //!
 //! ```
 //! use stowage_core::{Database, OpenOptions};
@@ -22,6 +23,7 @@
 
 pub mod agents;
 pub mod chats;
+pub mod conversations;
 pub mod engine;
 pub mod jsnum;
 pub mod stores;

@@ -12,6 +12,7 @@ pub static ALL: &[&dyn StoreDef] = &[
     &crate::agents::schema::STORE,
     &crate::worktrees::schema::STORE,
     &crate::chats::schema::STORE,
+    &crate::conversations::schema::STORE,
 ];
 
 /// The store named `name`.
@@ -99,7 +100,7 @@ mod tests {
         assert_eq!(err.code(), "ERR_INVALID_ARG");
         assert!(
             err.to_string()
-                .contains("training, agents, worktrees, chats"),
+                .contains("training, agents, worktrees, chats, conversations"),
             "{err}"
         );
     }

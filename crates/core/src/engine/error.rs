@@ -84,6 +84,13 @@ pub enum Error {
     /// A row the call names (a session, a message, ...) does not exist; nothing was changed.
     #[error("{0}")]
     NotFound(String),
+    /// A search query given as FTS5 syntax (`{ raw: true }`) that is not valid syntax.
+    #[error("{0}")]
+    SearchSyntax(String),
+    /// An archive to restore is not one (not gzip, truncated, too large, not JSON, or not of
+    /// the expected shape); nothing was written.
+    #[error("{0}")]
+    ArchiveInvalid(String),
 }
 
 /// Result alias used throughout stowage-core.
@@ -108,6 +115,8 @@ impl Error {
             Error::Cancelled => "ERR_CANCELLED",
             Error::NotFound(_) => "ERR_NOT_FOUND",
             Error::ReadOnly(_) => "ERR_READ_ONLY",
+            Error::SearchSyntax(_) => "ERR_SEARCH_SYNTAX",
+            Error::ArchiveInvalid(_) => "ERR_ARCHIVE_INVALID",
         }
     }
 

@@ -9,6 +9,7 @@ pub mod json;
 pub mod migrate;
 pub mod registry;
 pub mod rows;
+pub mod time;
 
 use std::any::Any;
 use std::cell::Cell;
