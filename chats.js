@@ -24,24 +24,32 @@ module.exports = function chatEvents(ChatStore) {
     return feed
   }
 
-  /** Opens a level on each feed of `store`'s members; `leave(ok)` closes them: a level that
-   * failed drops its events, the outermost one that succeeded delivers them. */
+  /** Opens a level on `feed`; returns where its events start. */
+  function open(feed) {
+    feed.depth++
+    return feed.queue.length
+  }
+
+  /** Closes the level opened at `mark`: one that failed drops its events, the outermost one that
+   * succeeded delivers them. */
+  function close(feed, mark, ok) {
+    feed.depth--
+    if (!ok) feed.queue.length = mark
+    else if (feed.depth === 0) deliver(feed)
+  }
+
+  /** Opens a level on each feed of `store`'s members (for `store.transaction`); `leave(ok)`
+   * closes them. */
   function enter(store) {
-    const held = []
-    for (const member of Object.values(store)) {
-      if (member instanceof ChatStore) {
+    const held = Object.values(store)
+      .filter((member) => member instanceof ChatStore)
+      .map((member) => {
         const feed = feedOf(member)
-        held.push({ feed, mark: feed.queue.length })
-        feed.depth++
-      }
-    }
+        return { feed, mark: open(feed) }
+      })
     return {
       leave(ok) {
-        for (const { feed, mark } of held) {
-          feed.depth--
-          if (!ok) feed.queue.length = mark
-          else if (feed.depth === 0) deliver(feed)
-        }
+        for (const { feed, mark } of held) close(feed, mark, ok)
       },
     }
   }
@@ -72,8 +80,7 @@ module.exports = function chatEvents(ChatStore) {
   /** Runs one write of `chats` as a level whose events are `events(result)`. */
   function level(chats, run, events) {
     const feed = feedOf(chats)
-    const mark = feed.queue.length
-    feed.depth++
+    const mark = open(feed)
     let ok = false
     try {
       const result = run()
@@ -81,9 +88,7 @@ module.exports = function chatEvents(ChatStore) {
       ok = true
       return result
     } finally {
-      feed.depth--
-      if (!ok) feed.queue.length = mark
-      else if (feed.depth === 0) deliver(feed)
+      close(feed, mark, ok)
     }
   }
 

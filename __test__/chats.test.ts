@@ -166,6 +166,23 @@ describe('messages and parts', () => {
   })
 })
 
+describe('JSON values', () => {
+  it('an array longer than 2^27 items is refused before JSON.stringify meets it (Node 20 would abort)', () => {
+    const huge: unknown[] = []
+    huge.length = 2 ** 27 + 1
+    huge[2 ** 27] = 1
+    const err = thrown(() => chats.setPermission('p', [{ permission: 'bash', pattern: '*', action: 'ask' }, huge] as never))
+    expect(err).toBeInstanceOf(TypeError)
+    expect(err.code).toBe('ERR_INVALID_ARG_TYPE')
+    expect((err as Error & { cause?: { code?: string } }).cause?.code).toBe('ERR_OUT_OF_RANGE')
+    expect(chats.getPermission('p')).toBeUndefined()
+    const s = session()
+    const m = chats.createMessage({ sessionID: s.id, role: 'assistant' })
+    expect(thrown(() => chats.createPart({ messageID: m.id, type: 'text', text: '', extra: huge } as never)).code).toBe('ERR_INVALID_ARG_TYPE')
+    expect(chats.listParts(m.id)).toEqual([])
+  })
+})
+
 describe('todos and permissions', () => {
   it('a todo list is replaced whole, position = index, priority defaulted', () => {
     const s = session()

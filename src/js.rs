@@ -741,10 +741,28 @@ impl Js {
     /// form (`undefined`, a function, a symbol) is a `TypeError` naming the argument; what
     /// `JSON.stringify` throws (a cycle, a BigInt, a throwing `toJSON`) becomes a `TypeError`
     /// with that as `cause`.
+    ///
+    /// An array longer than [`MAX_ITEMS`] anywhere in the value is refused by a replacer before
+    /// `JSON.stringify` serialises it: Node 20's V8 aborts the process on a sparse array of more
+    /// than 2^27 items (its `FixedArray` limit) instead of throwing.
     pub fn json_text(self, v: Val, at: At<'_>) -> Result<String> {
         let (json, stringify) = self.json_function("stringify")?;
+        let mut replacer = ptr::null_mut();
+        self.check(unsafe {
+            sys::napi_create_function(
+                self.0,
+                c"refuseHugeArrays".as_ptr(),
+                "refuseHugeArrays".len() as isize,
+                Some(refuse_huge_arrays),
+                ptr::null_mut(),
+                &mut replacer,
+            )
+        })?;
+        let args = [v, replacer];
         let mut out = ptr::null_mut();
-        let status = unsafe { sys::napi_call_function(self.0, json, stringify, 1, &v, &mut out) };
+        let status = unsafe {
+            sys::napi_call_function(self.0, json, stringify, 2, args.as_ptr(), &mut out)
+        };
         if status != sys::Status::napi_ok {
             return Err(self.type_error_caused(&format!(
                 "{}: {} must be a JSON value; JSON.stringify of it threw",
@@ -761,6 +779,49 @@ impl Js {
     pub fn rows(self, rows: &Rows) -> Result<Val> {
         crate::rows::objects(self, rows, None)
     }
+}
+
+/// The replacer of [`Js::json_text`]: returns the value unchanged, or throws a RangeError for an
+/// array longer than [`MAX_ITEMS`].
+unsafe extern "C" fn refuse_huge_arrays(
+    env: sys::napi_env,
+    info: sys::napi_callback_info,
+) -> sys::napi_value {
+    let mut argc = 2;
+    let mut argv = [ptr::null_mut(); 2];
+    let status = unsafe {
+        sys::napi_get_cb_info(
+            env,
+            info,
+            &mut argc,
+            argv.as_mut_ptr(),
+            ptr::null_mut(),
+            ptr::null_mut(),
+        )
+    };
+    let value = argv[1];
+    if status != sys::Status::napi_ok || value.is_null() {
+        return value;
+    }
+    let mut is_array = false;
+    let mut len = 0;
+    let huge = unsafe {
+        sys::napi_is_array(env, value, &mut is_array) == sys::Status::napi_ok
+            && is_array
+            && sys::napi_get_array_length(env, value, &mut len) == sys::Status::napi_ok
+            && len > MAX_ITEMS
+    };
+    if huge {
+        unsafe {
+            sys::napi_throw_range_error(
+                env,
+                c"ERR_OUT_OF_RANGE".as_ptr(),
+                c"an array in a JSON value may have at most 2^27 items".as_ptr(),
+            )
+        };
+        return ptr::null_mut();
+    }
+    value
 }
 
 /// A value already built in the current call, handed back to napi-rs as the return value.

@@ -397,9 +397,10 @@ const chatId = (prefix) => (g) => {
   return g.rng.chance(0.5) ? s(`${prefix}_missing`) : g.v.string()
 }
 /** What `JSON.stringify` makes of a value: a BigInt anywhere, or no JSON form at the top (a
- * function, a symbol, `undefined`), is a TypeError; what runs the caller's code is unknown. */
+ * function, a symbol, `undefined`), is a TypeError; what runs the caller's code, and nesting deep
+ * enough to meet the engine's stack limit, is unknown. */
 function jsonCheck(t, top) {
-  if (t.hostile || t.foreign) return UNKNOWN
+  if (t.hostile || t.foreign || t.deep) return UNKNOWN
   switch (t.k) {
     case 'bigint':
       return TYPE

@@ -285,7 +285,7 @@ class Values {
         let deep = {}
         const top = deep
         for (let i = 0; i < 10000; i++) deep = deep.next = {}
-        return tag(top, '{ next: { next: … 10000 deep } }', 'object', { f: { next: tag(top.next, '{…}', 'object', { f: {} }) } })
+        return tag(top, '{ next: { next: … 10000 deep } }', 'object', { f: { next: tag(top.next, '{…}', 'object', { f: {}, deep: true }) }, deep: true })
       },
       () => this.array(() => this.any(depth + 1), 3),
     ])()
