@@ -760,9 +760,8 @@ impl Js {
         })?;
         let args = [v, replacer];
         let mut out = ptr::null_mut();
-        let status = unsafe {
-            sys::napi_call_function(self.0, json, stringify, 2, args.as_ptr(), &mut out)
-        };
+        let status =
+            unsafe { sys::napi_call_function(self.0, json, stringify, 2, args.as_ptr(), &mut out) };
         if status != sys::Status::napi_ok {
             return Err(self.type_error_caused(&format!(
                 "{}: {} must be a JSON value; JSON.stringify of it threw",
