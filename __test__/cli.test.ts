@@ -313,6 +313,42 @@ describe('stowage CLI: AIT42 worktree sessions', () => {
   })
 })
 
+describe('stowage CLI: chats and conversations', () => {
+  it('lists and shows etcode chats, and imports an opencode JSON tree', async () => {
+    const tree = join(root, `opencode-${++n}`)
+    for (const d of ['project', 'session/proj_0', 'message/ses_0', 'part/msg_0']) mkdirSync(join(tree, d), { recursive: true })
+    writeFileSync(join(tree, 'project/proj_0.json'), JSON.stringify({ worktree: '/w' }))
+    writeFileSync(join(tree, 'session/proj_0/ses_0.json'), JSON.stringify({ directory: '/w', title: 'imported', time: { created: 1, updated: 2 } }))
+    writeFileSync(join(tree, 'message/ses_0/msg_0.json'), JSON.stringify({ role: 'user', content: 'hi', time: { created: 1 } }))
+    writeFileSync(join(tree, 'part/msg_0/prt_0.json'), JSON.stringify({ type: 'text', text: 'hi' }))
+    const file = join(root, `etcode-${n}.db`)
+    const imp = await stowage('import', 'opencode', tree, file)
+    expect(imp.status, imp.stderr).toBe(0)
+    expect(JSON.parse(imp.stdout).counts).toMatchObject({ session: 1, message: 1, part: 1 })
+    const list = JSON.parse((await stowage('sessions', file, '--json')).stdout)
+    expect(list.chats.map((x: { id: string; title: string }) => [x.id, x.title])).toEqual([['ses_0', 'imported']])
+    const one = JSON.parse((await stowage('show', file, 'ses_0', '--json')).stdout)
+    expect(one.messages.map((m: { info: { id: string }; parts: { text: string }[] }) => [m.info.id, m.parts.map((p) => p.text)])).toEqual([['msg_0', ['hi']]])
+  })
+
+  it('searches conversations with FTS5, in a file that also holds training runs', async () => {
+    const file = join(root, `sidepanel-${++n}.sqlite`)
+    const s = openStore(file, { stores: ['training', 'conversations'] })
+    const chat = s.conversations!.createSession({ title: 'Plans', model: 'm' })
+    s.conversations!.appendMessage(chat.id, { role: 'user', content: 'ship the release on Friday' })
+    s.conversations!.appendMessage(chat.id, { role: 'assistant', content: 'the changelog is ready' })
+    s.training!.insertRun('r', 'p', 'n', null)
+    s.close()
+    const info = JSON.parse((await stowage('info', file, '--json')).stdout)
+    expect(info.stores.map((x: { name: string }) => x.name)).toEqual(['training', 'conversations'])
+    const found = JSON.parse((await stowage('search', file, 'release', '--json')).stdout)
+    expect(found.conversations).toEqual([{ sessionId: chat.id, sequence: 1, role: 'user', snippet: 'ship the [release] on Friday' }])
+    const shown = JSON.parse((await stowage('show', file, chat.id, '--json')).stdout)
+    expect(shown.messages.map((m: { sequence: number }) => m.sequence)).toEqual([1, 2])
+    expect(JSON.parse((await stowage('runs', file, '--json')).stdout).map((r: { run: string }) => r.run)).toEqual(['r'])
+  })
+})
+
 describe('stowage CLI: read commands never modify the file', () => {
   it('leaves every layout byte-identical, sidecars included', async () => {
     const live = join(root, 'live.sqlite')
