@@ -150,6 +150,12 @@ export interface StoreMembers {
 /** The name of a store this build implements. */
 export type StoreName = keyof StoreMembers
 
+/** How far `backupToAsync` is, in bytes of the database file. */
+export interface BackupProgress {
+  bytesDone: number
+  bytesTotal: number
+}
+
 /** Options of {@link openStore}. */
 export interface OpenStoreOptions<S extends StoreName = StoreName> {
   /** The stores the file hosts (default `['training']`). Two stores that keep a table of the same
@@ -1446,6 +1452,15 @@ export declare class Store {
    * exist), in `DELETE` journal mode with no sidecar files. Writes may continue meanwhile.
    */
   backupTo(path: string): void
+  /**
+   * `backupTo(path)` on a connection of its own, off the JS thread; writes continue
+   * meanwhile and are not in the copy, which is the database as of the moment it began.
+   * `onProgress({ bytesDone, bytesTotal })` is called on the JS thread after every 16 MiB and
+   * at the end; if it throws, the copy stops, is removed, and the promise rejects with what it
+   * threw. Resolves to `{ bytes }`, the size of the copy. A store in memory, or opened
+   * read-only, is refused (`ERR_INVALID_ARG`, `ERR_READ_ONLY`).
+   */
+  backupToAsync(path: string, options?: { onProgress?: (progress: BackupProgress) => void }): Promise<{ bytes: number }>
   /**
    * Closes the file (SQLite folds the WAL back in). Later calls on this store, or on its
    * members, throw `ERR_CLOSED`; closing twice does nothing.

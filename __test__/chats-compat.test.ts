@@ -1,7 +1,6 @@
 // etcode's own files: built here as etcode's Drizzle migrator leaves them (its migration SQL,
 // statement by statement, and the `__drizzle_migrations` rows), adopted by stowage; and the
 // reverse: a file stowage creates has exactly etcode's schema and ledger.
-import { createHash } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
@@ -9,35 +8,19 @@ import { describe, expect, it } from 'vitest'
 import { openStore } from '../index.js'
 import { sqlExec, sqlQuery } from './helpers/sqlite'
 import { tempDir, thrown } from './helpers/tmp'
+import { ETCODE_MIGRATIONS, drizzleHash, writeEtcodeFile } from './helpers/chats'
 
 const root = tempDir('stowage-chats-compat-')
 let n = 0
 const fresh = () => join(root, `f${++n}.db`)
 
-// etcode's migrations (packages/etcode/migration at d1504ac), kept byte for byte in the store's
-// migrations folder, and the `when` of each in its meta/_journal.json.
-const MIGRATIONS = [
-  { sql: readFileSync(join(__dirname, '../crates/core/migrations/chats/0001_init.sql'), 'utf8'), when: 1740614400000 },
-  { sql: readFileSync(join(__dirname, '../crates/core/migrations/chats/0002_permission_summary.sql'), 'utf8'), when: 1740700800000 },
-]
-const hash = (sql: string) => createHash('sha256').update(sql).digest('hex')
-const DRIZZLE_DDL = 'CREATE TABLE IF NOT EXISTS "__drizzle_migrations" (id SERIAL PRIMARY KEY, hash text NOT NULL, created_at numeric);'
+const MIGRATIONS = ETCODE_MIGRATIONS
+const hash = drizzleHash
 
 /** The file etcode's Drizzle migrator leaves after its first `count` migrations, with a session. */
 function etcodeFile(count: number): string {
   const file = fresh()
-  const applied = MIGRATIONS.slice(0, count)
-  sqlExec(
-    file,
-    [
-      DRIZZLE_DDL,
-      'BEGIN;',
-      ...applied.flatMap((m) => [...m.sql.split('--> statement-breakpoint').map((s) => `${s.trim()};`), `INSERT INTO "__drizzle_migrations" ("hash", "created_at") VALUES ('${hash(m.sql)}', '${m.when}');`]),
-      "INSERT INTO session (id, project_id, directory, title, time_created, time_updated) VALUES ('sess_old', 'proj_1', '/w', 'from etcode', 1, 2);",
-      "INSERT INTO message (id, session_id, time_created, time_updated, data) VALUES ('msg_old', 'sess_old', 1, 1, '{\"role\":\"user\",\"content\":\"hi\",\"time\":{\"created\":1}}');",
-      'COMMIT;',
-    ].join('\n'),
-  )
+  writeEtcodeFile(file, count)
   return file
 }
 

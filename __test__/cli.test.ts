@@ -14,7 +14,8 @@ import { OVERSTORY_LAYOUTS } from './helpers/overstory'
 import { sqlExec } from './helpers/sqlite'
 import { run } from './helpers/spawn'
 import { tempDir } from './helpers/tmp'
-import { session } from './helpers/worktrees'
+import { session, writeAit42File } from './helpers/worktrees'
+import { writeEtcodeFile } from './helpers/chats'
 
 const CLI = join(__dirname, '..', 'cli', 'bin', 'stowage.js')
 const root = tempDir('stowage-cli-')
@@ -357,14 +358,19 @@ describe('stowage CLI: read commands never modify the file', () => {
     writer.training.insertMetric('live', { step: 1, loss: 0.5 })
     try {
       expect(existsSync(`${live}-wal`)).toBe(true)
-      const files = [demoFile, legacyOnTheFly(), overstoryFile(), live]
+      const ait42 = join(root, `ait42-ro-${++n}.db`)
+      writeAit42File(ait42, workspaceHash('/w/editor'))
+      const etcode = join(root, `etcode-ro-${++n}.db`)
+      writeEtcodeFile(etcode, 1)
+      const sessionsOf: Record<string, string> = { [ait42]: 'old', [etcode]: 'sess_old' }
+      const files = [demoFile, legacyOnTheFly(), overstoryFile(), live, ait42, etcode]
       for (const file of files) {
         const before = hashes(file)
         const training = !file.endsWith('.db')
         const commands = [
           ['info', file, '--check'],
           ['check', file],
-          ...(training
+          ...(file in sessionsOf ? [['sessions', file], ['show', file, sessionsOf[file]]] : training
             ? [['runs', file], ['metrics', file, file === live ? 'live' : file === demoFile ? 'base' : 'old'], ['logs', file, 'base'],
               ['plot', file, file === live ? 'live' : file === demoFile ? 'base' : 'old', '--out', join(root, 'ro.svg')], ['export', file, join(root, `ro-export-${Object.keys(before).length}-${Math.random()}`)]]
             : [['sessions', file], ['show', file, 's-1']]),

@@ -3,7 +3,6 @@
 // passes an independent check (Python's sqlite3) of AIT42's schema and of sqlx's ledger.
 // __test__/fixtures/ait42/20250113_001_initial_schema.sql is AIT42's migration byte for byte
 // (RenTonoduka/AIT42-Editor at f409f90, crates/ait42-session/migrations, MIT).
-import { createHash } from 'node:crypto'
 import { copyFileSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
@@ -11,42 +10,20 @@ import { describe, expect, it } from 'vitest'
 import { openStore, workspaceHash } from '../index.js'
 import { sqlExec, sqlQuery } from './helpers/sqlite'
 import { tempDir, thrown } from './helpers/tmp'
-import { instance, message, session } from './helpers/worktrees'
+import { AIT42_CHECKSUM, AIT42_MIGRATION, SQLX_LEDGER, instance, message, session, writeAit42File } from './helpers/worktrees'
 
 const root = tempDir('stowage-worktrees-compat-')
 let n = 0
 const file = () => join(root, `f${++n}.db`)
-const MIGRATION = readFileSync(join(__dirname, 'fixtures/ait42/20250113_001_initial_schema.sql'))
-const CHECKSUM = createHash('sha384').update(MIGRATION).digest('hex')
 const WS = '/home/dev/projects/editor'
 const HASH = workspaceHash(WS)
+const MIGRATION = AIT42_MIGRATION
+const CHECKSUM = AIT42_CHECKSUM
 
-/** sqlx 0.7's ledger DDL for SQLite and the row its migrator writes after applying AIT42's file. */
-const SQLX_LEDGER = `
-CREATE TABLE IF NOT EXISTS _sqlx_migrations (
-    version BIGINT PRIMARY KEY,
-    description TEXT NOT NULL,
-    installed_on TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP,
-    success BOOLEAN NOT NULL,
-    checksum BLOB NOT NULL,
-    execution_time BIGINT NOT NULL
-);
-INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time)
-VALUES (20250113, '001 initial schema', TRUE, X'${CHECKSUM}', 1893042);`
-
-/** A file as AIT42's crate leaves it: its migration, sqlx's ledger, rows written by its
- * repository (workspace path = the hash; `datetime('now')` bumps beside RFC 3339). */
+/** A file as AIT42's crate leaves it ([`writeAit42File`]). */
 function ait42File(): string {
   const path = file()
-  sqlExec(path, `${MIGRATION.toString('utf8')}\n${SQLX_LEDGER}
-    INSERT INTO workspaces (hash, path, last_accessed) VALUES ('${HASH}', '${HASH}', datetime('now'));
-    INSERT INTO sessions (id, workspace_hash, session_type, task, status, created_at, updated_at, preserve_worktrees, runtime_mix, winner_id)
-      VALUES ('old', '${HASH}', 'competition', 'Old task', 'completed', '2025-01-13T00:00:00.000Z', '2025-01-13 22:28:40', 1, '["claude","codex"]', 1),
-             ('new', '${HASH}', 'debate', 'New task', 'running', '2025-01-14T00:00:00.123456789+00:00', '2025-01-14T00:00:00.123456789+00:00', NULL, NULL, NULL);
-    INSERT INTO instances (session_id, instance_id, worktree_path, branch, agent_name, status, tmux_session_id, output)
-      VALUES ('old', 1, '/w/1', 'b1', 'claude', 'completed', 't1', 'done'), ('old', 0, '/w/0', 'b0', 'codex', 'failed', 't0', NULL);
-    INSERT INTO chat_messages (id, session_id, role, content, timestamp, instance_id)
-      VALUES ('m2', 'old', 'assistant', 'later', '2025-01-13T10:00:02Z', 0), ('m1', 'old', 'user', 'tokyo', '2025-01-13T19:00:01+09:00', NULL);`)
+  writeAit42File(path, HASH)
   return path
 }
 

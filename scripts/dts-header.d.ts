@@ -150,6 +150,12 @@ export interface StoreMembers {
 /** The name of a store this build implements. */
 export type StoreName = keyof StoreMembers
 
+/** How far `backupToAsync` is, in bytes of the database file. */
+export interface BackupProgress {
+  bytesDone: number
+  bytesTotal: number
+}
+
 /** Options of {@link openStore}. */
 export interface OpenStoreOptions<S extends StoreName = StoreName> {
   /** The stores the file hosts (default `['training']`). Two stores that keep a table of the same

@@ -48,6 +48,15 @@ impl Event for Progress {
     }
 }
 
+impl Event for stowage_core::engine::backup::Copied {
+    fn to_js(&self, js: Js) -> Result<Val> {
+        let obj = js.object_new()?;
+        js.set_named(obj, "bytesDone", js.number(self.done as f64)?)?;
+        js.set_named(obj, "bytesTotal", js.number(self.total as f64)?)?;
+        Ok(obj)
+    }
+}
+
 /// The event of a job that reports no progress.
 impl Event for () {
     fn to_js(&self, js: Js) -> Result<Val> {

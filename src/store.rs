@@ -9,6 +9,7 @@ use std::path::Path;
 
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
+use stowage_core::engine::backup::{self, Copied};
 use stowage_core::engine::{connect, vacuum_on, AutoVacuum, CheckpointMode};
 use stowage_core::{stores, Database, OpenOptions, StoreDef};
 
@@ -336,6 +337,58 @@ impl Store {
             },
         )?;
         self.handle.with(js, |db| db.backup_to(Path::new(&path)))
+    }
+
+    /// `backupTo(path)` on a connection of its own, off the JS thread; writes continue
+    /// meanwhile and are not in the copy, which is the database as of the moment it began.
+    /// `onProgress({ bytesDone, bytesTotal })` is called on the JS thread after every 16 MiB and
+    /// at the end; if it throws, the copy stops, is removed, and the promise rejects with what it
+    /// threw. Resolves to `{ bytes }`, the size of the copy. A store in memory, or opened
+    /// read-only, is refused (`ERR_INVALID_ARG`, `ERR_READ_ONLY`).
+    #[napi(
+        catch_unwind,
+        ts_args_type = "path: string, options?: { onProgress?: (progress: BackupProgress) => void }",
+        ts_return_type = "Promise<{ bytes: number }>"
+    )]
+    pub fn backup_to_async(
+        &self,
+        env: Env,
+        path: Unknown<'_>,
+        options: Unknown<'_>,
+    ) -> Result<Raw> {
+        let js = Js(env.raw());
+        let f = "backupToAsync";
+        let args = js
+            .path(
+                path.raw(),
+                At {
+                    func: f,
+                    arg: "path",
+                },
+            )
+            .and_then(|target| {
+                let on_progress = crate::job::progress_option(js, f, options.raw())?;
+                let source = self.handle.with(js, |db| db.job_path(f))?;
+                Ok((target, on_progress, source))
+            });
+        let (target, on_progress, source) = match args {
+            Ok(a) => a,
+            Err(e) => return crate::job::rejected(js, e),
+        };
+        crate::job::spawn(
+            js,
+            on_progress,
+            move |report: &mut dyn FnMut(&Copied) -> stowage_core::Result<()>| {
+                backup::snapshot(&source, Path::new(&target), &mut |done, total| {
+                    report(&Copied { done, total })
+                })
+            },
+            |js, bytes| {
+                let obj = js.object_new()?;
+                js.set_named(obj, "bytes", js.number(bytes as f64)?)?;
+                Ok(obj)
+            },
+        )
     }
 
     /// Opens a transaction level for `transaction(fn)` (index.js) and returns its number.

@@ -73,7 +73,7 @@ const COMMANDS = {
     run: exportBundle,
   },
   load: { args: ['bundle', 'file'], options: {}, help: "replace the file's training tables with a bundle's (writes)", run: load },
-  backup: { args: ['file', 'dest'], options: {}, help: 'a consistent single-file copy of the file', run: backup },
+  backup: { args: ['file', 'dest'], options: {}, help: 'a consistent single-file copy of the file (with progress)', run: backup },
   import: {
     args: ['format', 'source', 'file'],
     options: {},
@@ -325,7 +325,9 @@ async function exportBundle([file, dir], values) {
 
 async function backup([file, dest]) {
   if (fs.existsSync(dest)) throw new CliError('EEXIST', `${dest} exists; backup never overwrites`)
-  await readStores(existingFile(file), (store) => store.backupTo(path.resolve(dest)))
+  const bar = progress('backup')
+  await readStores(existingFile(file), (store) => store.backupToAsync(path.resolve(dest), { onProgress: (p) => bar.update({ phase: 'copy', ...p }) }))
+  bar.done()
   process.stdout.write(`${path.resolve(dest)} (${formatBytes(fs.statSync(dest).size)})\n`)
 }
 

@@ -266,6 +266,7 @@ const store = [
   { name: 'vacuumAsync', async: true, params: [] },
   { name: 'checkpoint', params: [p('mode', T.optStr(maybe(pick(['PASSIVE', 'FULL', 'RESTART', 'TRUNCATE']))))] },
   { name: 'backupTo', params: [p('path', T.path(path('backup')))] },
+  { name: 'backupToAsync', async: true, params: [p('path', T.path(path('backup'))), p('options', options({ onProgress: progress }))] },
   { name: 'query', params: [p('sql', T.str(pick(QUERIES))), p('params', T.optArrayOf(sqlParam, maybe((g) => {
     const id = g.rng.pick(RUN_IDS)
     return tag([id], JSON.stringify([id]), 'array', { items: [s(id)] })

@@ -17,6 +17,13 @@ use super::{Error, Result, BUSY_TIMEOUT_MS};
 /// Pages copied per step (16 MiB with the default 4 KiB page): the progress granularity.
 const PAGES_PER_STEP: i32 = 4096;
 
+/// How far a copy is, in bytes of the database file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Copied {
+    pub done: u64,
+    pub total: u64,
+}
+
 /// Copies the database file at `source` to the new file `target`, calling `progress(done,
 /// total)` in bytes after every step. An error from `progress` stops the copy and is returned;
 /// on any error `target` is removed. Returns the size of the copy.

@@ -483,7 +483,7 @@ impl Database {
     /// Writes a consistent, compacted single-file copy of the database to `target` (which must
     /// not exist), in `DELETE` journal mode so it has no sidecar files.
     pub fn backup_to(&self, target: &Path) -> Result<()> {
-        backup::snapshot(&self.path, target, &mut |_, _| Ok(())).map(drop)
+        backup::snapshot(&self.job_path("backupTo")?, target, &mut |_, _| Ok(())).map(drop)
     }
 
     /// Closes the connection. SQLite checkpoints the WAL and removes its sidecar files when the
