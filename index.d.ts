@@ -1200,22 +1200,25 @@ export declare class AgentSessionStore {
 /** etcode's chat sessions, messages, parts, todos and permissions (`store.chats`). */
 export declare class ChatStore {
   /**
-   * Imports opencode's JSON storage tree (`<data>/storage`: `project/`, `session/`,
-   * `message/`, `part/`, `todo/`, `permission/`) by the rules of opencode's own migrator, in
+   * Imports the JSON storage tree etcode and opencode kept before SQLite (`<data>/storage`:
+   * `project/`, `session/`, `message/`, `part/`, `todo/`, `permission/`) and, with the
+   * default `layout: 'etcode'`, the todo lists etcode's deprecated key-path store still writes
+   * (`<sessionID>/todo.json`, for sessions in the tree or already in the file; `layout:
+   * 'opencode'` reads the tree alone), by the rules of opencode's own migrator, in
    * one transaction (joining `store.transaction` when one is open): parents before children,
    * ids from file and directory names, orphans skipped and counted, malformed files in
    * `errors`, `ON CONFLICT DO NOTHING` so a second run adds nothing. A missing folder imports
    * nothing. `options.onProgress(progress)` is called on this thread as the import goes; if it
    * throws, nothing is imported and what it threw is rethrown.
    */
-  importLegacyJson(storageDir: string, options?: { layout?: 'opencode'; onProgress?: (progress: ImportProgress) => void }): ImportReport
+  importLegacyJson(storageDir: string, options?: { layout?: 'etcode' | 'opencode'; onProgress?: (progress: ImportProgress) => void }): ImportReport
   /**
    * `importLegacyJson` off the JS thread, on a connection of its own, in one transaction:
    * writes made meanwhile through this store wait for it. `options.onProgress` is called on
    * the JS thread; if it throws, nothing is imported and the promise rejects with what it
    * threw. A store in memory is refused (`ERR_INVALID_ARG`).
    */
-  importLegacyJsonAsync(storageDir: string, options?: { layout?: 'opencode'; onProgress?: (progress: ImportProgress) => void }): Promise<ImportReport>
+  importLegacyJsonAsync(storageDir: string, options?: { layout?: 'etcode' | 'opencode'; onProgress?: (progress: ImportProgress) => void }): Promise<ImportReport>
   /**
    * Creates a part with a new `part_` id from `{ messageID, sessionID?, type, … }`: every
    * key but the ids is its JSON `data`. `sessionID` defaults to `''`, as etcode writes it.

@@ -42,6 +42,24 @@ function opencodeTree() {
 }
 
 describe('importLegacyJson', () => {
+  it("adds the todo lists of etcode's key-path store by default, and only the tree with layout: 'opencode'", () => {
+    const live = store.chats.createSession({ projectID: 'proj_9', directory: '/w' })
+    opencodeTree()
+    put(`${live.id}/todo.json`, [{ content: 'ship it', status: 'in_progress', priority: 'high' }])
+    put('sess_gone/todo.json', [{ content: 'x', status: 'pending', priority: 'low' }])
+    const treeOnly = openStore(join(root, `tree-only-${n}.db`), { stores: ['chats'] })
+    const opencode = treeOnly.chats.importLegacyJson(tree, { layout: 'opencode' })
+    expect(opencode.counts.todo).toBe(2)
+    expect(opencode.orphans).toEqual({})
+    treeOnly.close()
+    const report = store.chats.importLegacyJson(tree)
+    expect(report.counts.todo).toBe(2 + 1)
+    expect(report.orphans).toEqual({ todo: 1 })
+    expect(store.chats.getTodos(live.id)).toEqual([{ content: 'ship it', status: 'in_progress', priority: 'high' }])
+    expect(store.chats.importLegacyJson(tree).migrated).toBe(false)
+    expect(thrown(() => store.chats.importLegacyJson(tree, { layout: 'drizzle' as never })).code).toBe('ERR_INVALID_ARG')
+  })
+
   it('imports each entity with ids from file and folder names, the body ids dropped', () => {
     opencodeTree()
     const report = store.chats.importLegacyJson(tree)

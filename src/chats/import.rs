@@ -2,39 +2,48 @@
 
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
-use stowage_core::chats::OpencodeTree;
+use stowage_core::chats::{Layout, OpencodeTree};
 use stowage_core::Error;
 
 use super::{at, ChatStore};
 use crate::js::{Js, Raw, Val};
 use crate::{import, job};
 
-/// The tree folder, and `options.onProgress`; `options.layout` must be `'opencode'` (the
-/// default).
+/// The tree folder, `options.layout` (`'etcode'`, the default, or `'opencode'`) and
+/// `options.onProgress`.
 fn arguments(
     js: Js,
     f: &str,
     dir: Unknown<'_>,
     options: Unknown<'_>,
-) -> Result<(String, Option<Val>)> {
+) -> Result<(String, Layout, Option<Val>)> {
     let dir = js.path(dir.raw(), at(f, "storageDir"))?;
+    let mut layout = Layout::Etcode;
     if !js.is_nullish(options.raw())? {
         let o = js.object(options.raw(), at(f, "options"))?;
-        if let Some(layout) = js.opt_str(js.get(o, "layout")?, at(f, "options.layout"))? {
-            if layout != "opencode" {
+        match js
+            .opt_str(js.get(o, "layout")?, at(f, "options.layout"))?
+            .as_deref()
+        {
+            None | Some("etcode") => {}
+            Some("opencode") => layout = Layout::Opencode,
+            Some(other) => {
                 return Err(js.core(Error::InvalidArg(format!(
-                    "{f}: options.layout must be 'opencode', not '{layout}'"
-                ))));
+                    "{f}: options.layout must be 'etcode' or 'opencode', not '{other}'"
+                ))))
             }
         }
     }
-    Ok((dir, job::progress_option(js, f, options.raw())?))
+    Ok((dir, layout, job::progress_option(js, f, options.raw())?))
 }
 
 #[napi]
 impl ChatStore {
-    /// Imports opencode's JSON storage tree (`<data>/storage`: `project/`, `session/`,
-    /// `message/`, `part/`, `todo/`, `permission/`) by the rules of opencode's own migrator, in
+    /// Imports the JSON storage tree etcode and opencode kept before SQLite (`<data>/storage`:
+    /// `project/`, `session/`, `message/`, `part/`, `todo/`, `permission/`) and, with the
+    /// default `layout: 'etcode'`, the todo lists etcode's deprecated key-path store still writes
+    /// (`<sessionID>/todo.json`, for sessions in the tree or already in the file; `layout:
+    /// 'opencode'` reads the tree alone), by the rules of opencode's own migrator, in
     /// one transaction (joining `store.transaction` when one is open): parents before children,
     /// ids from file and directory names, orphans skipped and counted, malformed files in
     /// `errors`, `ON CONFLICT DO NOTHING` so a second run adds nothing. A missing folder imports
@@ -42,7 +51,7 @@ impl ChatStore {
     /// throws, nothing is imported and what it threw is rethrown.
     #[napi(
         catch_unwind,
-        ts_args_type = "storageDir: string, options?: { layout?: 'opencode'; onProgress?: (progress: ImportProgress) => void }",
+        ts_args_type = "storageDir: string, options?: { layout?: 'etcode' | 'opencode'; onProgress?: (progress: ImportProgress) => void }",
         ts_return_type = "ImportReport"
     )]
     pub fn import_legacy_json(
@@ -52,14 +61,14 @@ impl ChatStore {
         options: Unknown<'_>,
     ) -> Result<Raw> {
         let js = Js(env.raw());
-        let (dir, on_progress) = arguments(js, "importLegacyJson", storage_dir, options)?;
+        let (dir, layout, on_progress) = arguments(js, "importLegacyJson", storage_dir, options)?;
         import::run_here(
             js,
             &self.handle,
             on_progress,
             |db, sink| {
                 db.chats()?
-                    .import_opencode_json(std::path::Path::new(&dir), sink)
+                    .import_legacy_json(std::path::Path::new(&dir), layout, sink)
             },
             import::report_object,
         )
@@ -71,7 +80,7 @@ impl ChatStore {
     /// threw. A store in memory is refused (`ERR_INVALID_ARG`).
     #[napi(
         catch_unwind,
-        ts_args_type = "storageDir: string, options?: { layout?: 'opencode'; onProgress?: (progress: ImportProgress) => void }",
+        ts_args_type = "storageDir: string, options?: { layout?: 'etcode' | 'opencode'; onProgress?: (progress: ImportProgress) => void }",
         ts_return_type = "Promise<ImportReport>"
     )]
     pub fn import_legacy_json_async(
@@ -81,15 +90,16 @@ impl ChatStore {
         options: Unknown<'_>,
     ) -> Result<Raw> {
         let js = Js(env.raw());
-        let args =
-            arguments(js, "importLegacyJsonAsync", storage_dir, options).and_then(|(dir, cb)| {
+        let args = arguments(js, "importLegacyJsonAsync", storage_dir, options).and_then(
+            |(dir, layout, cb)| {
                 let db = self.handle.with(js, |db| {
                     db.chats()?;
-                    Ok(db.path().to_path_buf())
+                    db.job_path("importLegacyJsonAsync")
                 })?;
-                Ok((dir, cb, db))
-            });
-        let (dir, on_progress, db) = match args {
+                Ok((dir, layout, cb, db))
+            },
+        );
+        let (dir, layout, on_progress, db) = match args {
             Ok(a) => a,
             Err(e) => return job::rejected(js, e),
         };
@@ -97,7 +107,7 @@ impl ChatStore {
             js,
             db,
             dir.into(),
-            OpencodeTree::default(),
+            OpencodeTree::new(layout),
             on_progress,
             import::report_object,
         )

@@ -467,7 +467,7 @@ const chatPartInput = {
 const mutate = { gen: (g) => g.mutateCallback(), check: (t) => (t.k === 'function' ? OK : TYPE) }
 const todoItem = T.obj(...(() => { const f = { content: T.str(text), status: T.str(pick(['pending', 'in_progress', 'completed'])), priority: T.optStr(maybe(pick(['high', 'low']))) }; return [f, fieldsGen(f, ['content', 'status'])] })())
 const rules = jsonValue(arrayGen((g) => g.v.fromFields({ permission: s('bash'), pattern: s('*'), action: pick(['allow', 'deny', 'ask'])(g) }), 2))
-const layout = { gen: maybe(pick(['opencode']), 0.3), check: (t) => (nullish(t) ? OK : t.k !== 'string' ? TYPE : t.v === 'opencode' ? OK : INVALID) }
+const layout = { gen: maybe(pick(['etcode', 'opencode']), 0.3), check: (t) => (nullish(t) ? OK : t.k !== 'string' ? TYPE : ['etcode', 'opencode'].includes(t.v) ? OK : INVALID) }
 const importOptions = options({ layout, onProgress: progress })
 const chats = [
   { name: 'createSession', params: [p('input', T.obj(chatSessionInput, fieldsGen(chatSessionInput, ['projectID', 'directory'])))] },

@@ -38,10 +38,22 @@ const PHASES: [(&str, bool); 6] = [
     ("permission", false),
 ];
 
-/// opencode's storage tree as an [`Importer`] (for [`Chats::import_opencode_json`], or a run on
+/// Which program's storage folder is imported.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Layout {
+    /// etcode's: the tree below, plus the todo lists etcode's deprecated key-path store still
+    /// writes, `<sessionID>/todo.json`, for sessions in the tree or already in the file.
+    #[default]
+    Etcode,
+    /// opencode's tree only.
+    Opencode,
+}
+
+/// opencode's storage tree as an [`Importer`] (for [`Chats::import_legacy_json`], or a run on
 /// a connection of its own).
 #[derive(Debug)]
 pub struct OpencodeTree {
+    layout: Layout,
     root: PathBuf,
     now: i64,
     projects: HashSet<String>,
@@ -52,7 +64,15 @@ pub struct OpencodeTree {
 
 impl Default for OpencodeTree {
     fn default() -> Self {
+        OpencodeTree::new(Layout::default())
+    }
+}
+
+impl OpencodeTree {
+    /// An importer of the tree as `layout` has it.
+    pub fn new(layout: Layout) -> Self {
         OpencodeTree {
+            layout,
             root: PathBuf::new(),
             now: now_ms(),
             projects: HashSet::new(),
@@ -63,21 +83,27 @@ impl Default for OpencodeTree {
 }
 
 impl Chats<'_> {
-    /// Imports opencode's JSON storage tree at `storage_dir` (`<data>/storage`) by the rules in
-    /// the module docs, in one transaction (a savepoint inside an open one). A missing folder
-    /// imports nothing, without error.
-    pub fn import_opencode_json(
+    /// Imports the JSON storage tree at `storage_dir` (`<data>/storage`) as `layout` has it, by
+    /// the rules in the module docs, in one transaction (a savepoint inside an open one). A
+    /// missing folder imports nothing, without error.
+    pub fn import_legacy_json(
         &self,
         storage_dir: &Path,
+        layout: Layout,
         progress: ImportSink<'_>,
     ) -> Result<ImportReport> {
         import::run(
             self.conn(),
             storage_dir,
-            &mut OpencodeTree::default(),
+            &mut OpencodeTree::new(layout),
             progress,
         )
     }
+}
+
+/// True for the folders of opencode's tree (and its `session_share/`, which is not read).
+fn is_folder_of_the_tree(name: &str) -> bool {
+    name == "session_share" || PHASES.iter().any(|(folder, _)| *folder == name)
 }
 
 /// The entries of `dir` that `keep` accepts, sorted; nothing when `dir` does not exist.
@@ -148,6 +174,15 @@ impl Importer for OpencodeTree {
                 out.extend(json_files(&dir)?);
             }
         }
+        if self.layout == Layout::Etcode {
+            for sub in listing(source, Path::is_dir)? {
+                let name = name_of(&sub);
+                let todo = sub.join("todo.json");
+                if !is_folder_of_the_tree(&name) && todo.is_file() {
+                    out.push(todo);
+                }
+            }
+        }
         Ok(out)
     }
 
@@ -175,6 +210,14 @@ impl Importer for OpencodeTree {
         let id = name_of(file);
         let parent = parent_name(file);
         let now = self.now;
+        if !is_folder_of_the_tree(&phase) {
+            // etcode's key-path store (only etcode's layout lists these): `<sessionID>/todo.json`.
+            let known = self.sessions.contains(&phase)
+                || conn
+                    .prepare_cached("SELECT EXISTS (SELECT 1 FROM session WHERE id = ?1)")?
+                    .query_row([&phase], |r| r.get::<_, bool>(0))?;
+            return self.todos(conn, file, &phase, known, &body, report);
+        }
         match phase.as_str() {
             "project" => {
                 self.projects.insert(id);
@@ -256,7 +299,10 @@ impl Importer for OpencodeTree {
                     ])?;
                 report.count("part", n as u64);
             }
-            "todo" => self.todos(conn, file, &id, &body, report)?,
+            "todo" => {
+                let known = self.sessions.contains(&id);
+                self.todos(conn, file, &id, known, &body, report)?
+            }
             "permission" => {
                 if !self.projects.contains(&id) {
                     report.orphan("permission");
@@ -277,16 +323,18 @@ impl Importer for OpencodeTree {
 }
 
 impl OpencodeTree {
-    /// `todo/<sessionID>.json`: an array of items, each at its source position.
+    /// A todo list (`todo/<sessionID>.json`, or etcode's `<sessionID>/todo.json`): an array of
+    /// items, each at its source position; an orphan unless its session is `known`.
     fn todos(
         &self,
         conn: &Connection,
         file: &Path,
         session: &str,
+        known: bool,
         body: &Value,
         report: &mut ImportReport,
     ) -> Result<()> {
-        if !self.sessions.contains(session) {
+        if !known {
             report.orphan("todo");
             return Ok(());
         }
@@ -392,7 +440,9 @@ mod tests {
             r#"[{"permission":"bash","pattern":"*","action":"ask"}]"#,
         );
         write(&root, "message/ses_1/msg_bad.json", "{not json");
-        let report = db.chats()?.import_opencode_json(&root, &mut |_| Ok(()))?;
+        let report = db
+            .chats()?
+            .import_legacy_json(&root, Layout::Opencode, &mut |_| Ok(()))?;
         let counts: Vec<(&str, u64)> = report
             .counts
             .iter()
@@ -439,7 +489,9 @@ mod tests {
             .query_map([], |r| r.get(0))?
             .collect::<rusqlite::Result<_>>()?;
         assert_eq!(positions, [0, 2]);
-        let again = db.chats()?.import_opencode_json(&root, &mut |_| Ok(()))?;
+        let again = db
+            .chats()?
+            .import_legacy_json(&root, Layout::Opencode, &mut |_| Ok(()))?;
         assert!(!again.migrated && again.counts.is_empty());
         assert_eq!(again.errors, report.errors);
         assert_eq!(count(&db, "message"), 1);
@@ -447,16 +499,55 @@ mod tests {
     }
 
     #[test]
+    fn etcodes_layout_adds_the_todo_lists_of_its_key_path_store() -> Result<()> {
+        let dir = tempfile::tempdir().unwrap();
+        let db = crate::Database::open(
+            &dir.path().join("etcode.db"),
+            &crate::OpenOptions::new([crate::stores::find("chats")?]),
+        )?;
+        let chats = db.chats()?;
+        let session = chats.create_session(&crate::chats::NewSession {
+            project_id: "proj_1",
+            directory: "/w",
+            title: None,
+            agent: None,
+        })?;
+        let root = dir.path().join("storage");
+        let items = r#"[{"content":"a","status":"pending","priority":"high"},{"content":"b","status":"completed","priority":"low"}]"#;
+        write(&root, &format!("{}/todo.json", session.id), items);
+        write(&root, "sess_gone/todo.json", items);
+        let opencode = chats.import_legacy_json(&root, Layout::Opencode, &mut |_| Ok(()))?;
+        assert_eq!(opencode.total(), 0);
+        let report = chats.import_legacy_json(&root, Layout::Etcode, &mut |_| Ok(()))?;
+        assert_eq!(
+            report.counts,
+            [("todo".to_string(), 2)].into_iter().collect()
+        );
+        assert_eq!(
+            report.orphans,
+            [("todo".to_string(), 1)].into_iter().collect()
+        );
+        assert_eq!(count(&db, "todo"), 2);
+        let again = chats.import_legacy_json(&root, Layout::Etcode, &mut |_| Ok(()))?;
+        assert_eq!(again.total(), 0);
+        Ok(())
+    }
+
+    #[test]
     fn a_missing_or_empty_tree_imports_nothing() -> Result<()> {
         let (dir, db) = open();
-        let none = db
-            .chats()?
-            .import_opencode_json(&dir.path().join("absent"), &mut |_| Ok(()))?;
+        let none = db.chats()?.import_legacy_json(
+            &dir.path().join("absent"),
+            Layout::Etcode,
+            &mut |_| Ok(()),
+        )?;
         assert_eq!(none, ImportReport::default());
         std::fs::create_dir(dir.path().join("empty")).unwrap();
-        let empty = db
-            .chats()?
-            .import_opencode_json(&dir.path().join("empty"), &mut |_| Ok(()))?;
+        let empty = db.chats()?.import_legacy_json(
+            &dir.path().join("empty"),
+            Layout::Opencode,
+            &mut |_| Ok(()),
+        )?;
         assert!(!empty.migrated && empty.errors.is_empty());
         Ok(())
     }

@@ -24,7 +24,7 @@ use serde_json::{Map, Value};
 
 use crate::engine::{Database, Error, Result};
 
-pub use import::OpencodeTree;
+pub use import::{Layout, OpencodeTree};
 pub use messages::{Message, NewMessage, Part};
 pub use sessions::{NewSession, Session, Summary};
 pub use todos::{Todo, DEFAULT_PRIORITY};
