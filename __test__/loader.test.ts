@@ -19,7 +19,9 @@ const platform = local.slice('stowage.'.length, -'.node'.length)
 function packageCopy(name: string): string {
   const dir = join(root, name)
   mkdirSync(dir)
-  for (const f of ['index.js', 'mlflow.js', 'native.js', 'binding.js', 'package.json']) copyFileSync(join(repo, f), join(dir, f))
+  // The package as published: every file package.json lists, without a binary.
+  const { files } = JSON.parse(readFileSync(join(repo, 'package.json'), 'utf8')) as { files: string[] }
+  for (const f of [...files, 'package.json']) copyFileSync(join(repo, f), join(dir, f))
   return dir
 }
 
