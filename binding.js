@@ -843,3 +843,4 @@ module.exports.Store = nativeBinding.Store
 module.exports.TrainingStore = nativeBinding.TrainingStore
 module.exports.WorktreeStore = nativeBinding.WorktreeStore
 module.exports.knownStores = nativeBinding.knownStores
+module.exports.rotateBackups = nativeBinding.rotateBackups

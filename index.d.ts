@@ -150,10 +150,31 @@ export interface StoreMembers {
 /** The name of a store this build implements. */
 export type StoreName = keyof StoreMembers
 
-/** How far `backupToAsync` is, in bytes of the database file. */
+/** How far `backupToAsync` is: the phase, and bytes of the database file copied, checked
+ * (reported at the check's start and end) or compressed. */
 export interface BackupProgress {
+  phase: 'copy' | 'verify' | 'compress'
   bytesDone: number
   bytesTotal: number
+}
+
+/** Options of `backupTo` and `backupToAsync`. */
+export interface BackupOptions {
+  /** Write the copy gzip-compressed (default `false`); `restoreFrom` reads both. */
+  gzip?: boolean
+  /** Check the copy with `PRAGMA integrity_check` (default `true`). */
+  verify?: boolean
+}
+
+/** What `backupTo` and `backupToAsync` wrote. */
+export interface BackupResult {
+  /** The size of the file written (compressed, with `gzip`). */
+  bytes: number
+  /** `true` when the copy passed its integrity check, `false` when SQLite found problems (the
+   * live file has them too), `null` when it was not checked (`verify: false`). */
+  ok: boolean | null
+  /** SQLite's list of problems when `ok` is `false`; empty otherwise. */
+  problems: string[]
 }
 
 /** Options of {@link openStore}. */
@@ -1451,19 +1472,44 @@ export declare class Store {
    */
   checkpoint(mode?: 'PASSIVE' | 'FULL' | 'RESTART' | 'TRUNCATE'): CheckpointResult
   /**
-   * Writes a consistent, compacted single-file copy of the database to `path` (which must not
-   * exist), in `DELETE` journal mode with no sidecar files. Writes may continue meanwhile.
+   * Writes a backup of the database to `path`, which must not exist (`EEXIST`): a
+   * consistent, compacted single-file copy in `DELETE` journal mode, the database as it was
+   * when the call began (writes on other connections may continue meanwhile). With `verify`
+   * (the default) the copy is checked with `PRAGMA integrity_check`; with `gzip` it is
+   * written gzip-compressed (`restoreFrom` reads both). The file gets its name only once it
+   * is complete and flushed to disk, so a crash never leaves a half-written backup under it.
+   * Returns `{ bytes, ok, problems }`: the size written; `ok` is `true` when the check
+   * passed, `false` when SQLite found problems (listed in `problems`; the copy is kept, and
+   * the live file has them too), `null` without `verify`. A store in memory
+   * (`ERR_INVALID_ARG`) or opened read-only (`ERR_READ_ONLY`) is refused: the copy is read on
+   * a connection of its own.
    */
-  backupTo(path: string): void
+  backupTo(path: string, options?: BackupOptions): BackupResult
   /**
-   * `backupTo(path)` on a connection of its own, off the JS thread; writes continue
+   * `backupTo(path, options)` on a connection of its own, off the JS thread; writes continue
    * meanwhile and are not in the copy, which is the database as of the moment it began.
-   * `onProgress({ bytesDone, bytesTotal })` is called on the JS thread after every 16 MiB and
-   * at the end; if it throws, the copy stops, is removed, and the promise rejects with what it
-   * threw. Resolves to `{ bytes }`, the size of the copy. A store in memory, or opened
-   * read-only, is refused (`ERR_INVALID_ARG`, `ERR_READ_ONLY`).
+   * `onProgress({ phase, bytesDone, bytesTotal })` is called on the JS thread through the
+   * phases `'copy'` (after every 16 MiB copied), `'verify'` (at its start and end) and
+   * `'compress'` (every 16 MiB compressed); if it throws, the backup stops, nothing is left
+   * at `path`, and the promise rejects with what it threw. Resolves to `{ bytes, ok,
+   * problems }` as `backupTo` returns.
    */
-  backupToAsync(path: string, options?: { onProgress?: (progress: BackupProgress) => void }): Promise<{ bytes: number }>
+  backupToAsync(path: string, options?: BackupOptions & { onProgress?: (progress: BackupProgress) => void }): Promise<BackupResult>
+  /**
+   * Replaces the whole database by the one in the backup file `path` (as `backupTo` writes
+   * it, plain or gzipped; or any SQLite file holding this file's stores). The backup is first
+   * read into a work file beside the live one and checked there: a SQLite database that
+   * passes `PRAGMA integrity_check` and opens with the stores this file was opened with
+   * (brought to the current schema when older), else `ERR_BACKUP_INVALID`. Then, unless
+   * `keepPreRestore: false`, the live database is backed up beside itself to
+   * `<file>.pre-restore-<time>.sqlite`, and last its content is replaced in one write
+   * transaction: other connections and processes see the old database or the restored one,
+   * never a mix, and on any failure the live file is as it was. The backup file is never
+   * modified. Returns `{ bytes, preRestore }`: the restored size, and the pre-restore copy's
+   * path or `null`. Not inside `transaction(fn)` (`ERR_TRANSACTION_OPEN`), not on a store in
+   * memory (`ERR_INVALID_ARG`) or opened read-only (`ERR_READ_ONLY`).
+   */
+  restoreFrom(path: string, options?: { keepPreRestore?: boolean }): { bytes: number; preRestore: string | null }
   /**
    * Closes the file (SQLite folds the WAL back in). Later calls on this store, or on its
    * members, throw `ERR_CLOSED`; closing twice does nothing.
@@ -1797,6 +1843,19 @@ export interface OptimizeResult {
   /** Pages the incremental vacuum returned to the file system (0 when skipped). */
   freedPages: number
 }
+
+/**
+ * Rotates a folder of backups (grandfather-father-son): going from the newest backup to the
+ * oldest, one is kept when it is the newest of a day (UTC) among the `daily` newest days that
+ * have a backup, or the newest of such a week (Monday to Sunday, `weekly`) or month
+ * (`monthly`); the newest backup is always kept, every other one is deleted (listed only, with
+ * `dryRun`). Defaults: 7 daily, 4 weekly, 12 monthly. A file takes part only when its name holds
+ * its date (`YYYY-MM-DD`, optionally a time after it: `runs-2026-12-01T10-30-00.000Z.sqlite.gz`,
+ * what `new Date().toISOString().replaceAll(':', '-')` gives) and it is a SQLite database, plain
+ * or gzipped; anything else in the folder, the live database among it, is left alone. Returns
+ * `{ kept, deleted }`, paths newest first. Subfolders are not entered.
+ */
+export declare function rotateBackups(dir: string, options?: { daily?: number; weekly?: number; monthly?: number; dryRun?: boolean }): { kept: string[]; deleted: string[] }
 
 /** Facts about an open store file. */
 export interface StoreInfo {

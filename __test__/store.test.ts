@@ -189,10 +189,11 @@ describe('store.backupToAsync', () => {
     const s = openStore(join(dir, 'live.sqlite'))
     s.training.insertRun('r', 'p', 'n', [])
     s.training.insertMetricColumns('r', { step: Float64Array.from({ length: 5000 }, (_, i) => i), loss: new Float64Array(5000).fill(0.5) })
-    const events: { bytesDone: number; bytesTotal: number }[] = []
+    const events: { phase: string; bytesDone: number; bytesTotal: number }[] = []
     const r = await s.backupToAsync(join(dir, 'copy.sqlite'), { onProgress: (p) => events.push(p) })
-    expect(r.bytes).toBe(readFileSync(join(dir, 'copy.sqlite')).length)
-    expect(events.at(-1)).toEqual({ bytesDone: events.at(-1)!.bytesTotal, bytesTotal: events.at(-1)!.bytesTotal })
+    expect(r).toEqual({ bytes: readFileSync(join(dir, 'copy.sqlite')).length, ok: true, problems: [] })
+    const total = events.at(-1)!.bytesTotal
+    expect(events.at(-1)).toEqual({ phase: 'verify', bytesDone: total, bytesTotal: total })
     const copy = openStore(join(dir, 'copy.sqlite'))
     expect(copy.training.getRunRows('r').length).toBe(5000)
     copy.close()

@@ -150,10 +150,31 @@ export interface StoreMembers {
 /** The name of a store this build implements. */
 export type StoreName = keyof StoreMembers
 
-/** How far `backupToAsync` is, in bytes of the database file. */
+/** How far `backupToAsync` is: the phase, and bytes of the database file copied, checked
+ * (reported at the check's start and end) or compressed. */
 export interface BackupProgress {
+  phase: 'copy' | 'verify' | 'compress'
   bytesDone: number
   bytesTotal: number
+}
+
+/** Options of `backupTo` and `backupToAsync`. */
+export interface BackupOptions {
+  /** Write the copy gzip-compressed (default `false`); `restoreFrom` reads both. */
+  gzip?: boolean
+  /** Check the copy with `PRAGMA integrity_check` (default `true`). */
+  verify?: boolean
+}
+
+/** What `backupTo` and `backupToAsync` wrote. */
+export interface BackupResult {
+  /** The size of the file written (compressed, with `gzip`). */
+  bytes: number
+  /** `true` when the copy passed its integrity check, `false` when SQLite found problems (the
+   * live file has them too), `null` when it was not checked (`verify: false`). */
+  ok: boolean | null
+  /** SQLite's list of problems when `ok` is `false`; empty otherwise. */
+  problems: string[]
 }
 
 /** Options of {@link openStore}. */

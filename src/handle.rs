@@ -58,6 +58,22 @@ impl Handle {
         f(db).map_err(|e| js.core(e))
     }
 
+    /// Runs `f` on the open database with exclusive access (a restore replacing its content);
+    /// `ERR_CLOSED` after `close()`.
+    pub fn with_mut<T>(
+        &self,
+        js: Js,
+        f: impl FnOnce(&mut Database) -> stowage_core::Result<T>,
+    ) -> Result<T> {
+        let mut guard = self.db.try_borrow_mut().map_err(|_| busy(js))?;
+        let db = guard
+            .as_mut()
+            .ok_or_else(|| js.core(Error::Closed(self.path.clone())))?;
+        db.ensure_transaction_alive()
+            .and_then(|()| f(db))
+            .map_err(|e| js.core(e))
+    }
+
     /// Closes the database; closing twice is a no-op. Inside `transaction(fn)` it is
     /// `ERR_TRANSACTION_OPEN` and the store stays open.
     pub fn close(&self, js: Js) -> Result<()> {

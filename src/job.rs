@@ -51,6 +51,7 @@ impl Event for Progress {
 impl Event for stowage_core::engine::backup::Copied {
     fn to_js(&self, js: Js) -> Result<Val> {
         let obj = js.object_new()?;
+        js.set_named(obj, "phase", js.string(self.phase.name())?)?;
         js.set_named(obj, "bytesDone", js.number(self.done as f64)?)?;
         js.set_named(obj, "bytesTotal", js.number(self.total as f64)?)?;
         Ok(obj)

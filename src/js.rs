@@ -489,6 +489,15 @@ impl Js {
         }
     }
 
+    /// A boolean, or `None` for `null`/`undefined`.
+    pub fn opt_bool(self, v: Val, at: At<'_>) -> Result<Option<bool>> {
+        match self.type_of(v)? {
+            sys::ValueType::napi_boolean => self.truthy(v).map(Some),
+            sys::ValueType::napi_undefined | sys::ValueType::napi_null => Ok(None),
+            _ => Err(self.type_error(at, "a boolean", v)),
+        }
+    }
+
     /// `v` when it is a number (one Node-API call, no error otherwise).
     pub fn number_value(self, v: Val) -> Option<f64> {
         let mut x = 0.0;

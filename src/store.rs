@@ -10,11 +10,12 @@ use std::path::Path;
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 use stowage_core::engine::backup::{self, Copied};
+use stowage_core::engine::rotate;
 use stowage_core::engine::{connect, vacuum_on, AutoVacuum, CheckpointMode};
 use stowage_core::{stores, Database, OpenOptions, StoreDef};
 
 use crate::handle::Handle;
-use crate::js::{At, Js, Raw};
+use crate::js::{At, Js, Raw, Val};
 
 /// One open SQLite file and the stores it hosts. Create it with `openStore`.
 #[napi]
@@ -324,31 +325,50 @@ impl Store {
         })
     }
 
-    /// Writes a consistent, compacted single-file copy of the database to `path` (which must not
-    /// exist), in `DELETE` journal mode with no sidecar files. Writes may continue meanwhile.
-    #[napi(catch_unwind, ts_args_type = "path: string")]
-    pub fn backup_to(&self, env: Env, path: Unknown<'_>) -> Result<()> {
+    /// Writes a backup of the database to `path`, which must not exist (`EEXIST`): a
+    /// consistent, compacted single-file copy in `DELETE` journal mode, the database as it was
+    /// when the call began (writes on other connections may continue meanwhile). With `verify`
+    /// (the default) the copy is checked with `PRAGMA integrity_check`; with `gzip` it is
+    /// written gzip-compressed (`restoreFrom` reads both). The file gets its name only once it
+    /// is complete and flushed to disk, so a crash never leaves a half-written backup under it.
+    /// Returns `{ bytes, ok, problems }`: the size written; `ok` is `true` when the check
+    /// passed, `false` when SQLite found problems (listed in `problems`; the copy is kept, and
+    /// the live file has them too), `null` without `verify`. A store in memory
+    /// (`ERR_INVALID_ARG`) or opened read-only (`ERR_READ_ONLY`) is refused: the copy is read on
+    /// a connection of its own.
+    #[napi(
+        catch_unwind,
+        ts_args_type = "path: string, options?: BackupOptions",
+        ts_return_type = "BackupResult"
+    )]
+    pub fn backup_to(&self, env: Env, path: Unknown<'_>, options: Unknown<'_>) -> Result<Raw> {
         let js = Js(env.raw());
-        let path = js.path(
+        let f = "backupTo";
+        let target = js.path(
             path.raw(),
             At {
-                func: "backupTo",
+                func: f,
                 arg: "path",
             },
         )?;
-        self.handle.with(js, |db| db.backup_to(Path::new(&path)))
+        let how = backup_options(js, f, options.raw())?;
+        let made = self
+            .handle
+            .with(js, |db| db.backup_to(Path::new(&target), how))?;
+        backup_result(js, &made).map(Raw)
     }
 
-    /// `backupTo(path)` on a connection of its own, off the JS thread; writes continue
+    /// `backupTo(path, options)` on a connection of its own, off the JS thread; writes continue
     /// meanwhile and are not in the copy, which is the database as of the moment it began.
-    /// `onProgress({ bytesDone, bytesTotal })` is called on the JS thread after every 16 MiB and
-    /// at the end; if it throws, the copy stops, is removed, and the promise rejects with what it
-    /// threw. Resolves to `{ bytes }`, the size of the copy. A store in memory, or opened
-    /// read-only, is refused (`ERR_INVALID_ARG`, `ERR_READ_ONLY`).
+    /// `onProgress({ phase, bytesDone, bytesTotal })` is called on the JS thread through the
+    /// phases `'copy'` (after every 16 MiB copied), `'verify'` (at its start and end) and
+    /// `'compress'` (every 16 MiB compressed); if it throws, the backup stops, nothing is left
+    /// at `path`, and the promise rejects with what it threw. Resolves to `{ bytes, ok,
+    /// problems }` as `backupTo` returns.
     #[napi(
         catch_unwind,
-        ts_args_type = "path: string, options?: { onProgress?: (progress: BackupProgress) => void }",
-        ts_return_type = "Promise<{ bytes: number }>"
+        ts_args_type = "path: string, options?: BackupOptions & { onProgress?: (progress: BackupProgress) => void }",
+        ts_return_type = "Promise<BackupResult>"
     )]
     pub fn backup_to_async(
         &self,
@@ -367,11 +387,12 @@ impl Store {
                 },
             )
             .and_then(|target| {
+                let how = backup_options(js, f, options.raw())?;
                 let on_progress = crate::job::progress_option(js, f, options.raw())?;
                 let source = self.handle.with(js, |db| db.job_path(f))?;
-                Ok((target, on_progress, source))
+                Ok((target, how, on_progress, source))
             });
-        let (target, on_progress, source) = match args {
+        let (target, how, on_progress, source) = match args {
             Ok(a) => a,
             Err(e) => return crate::job::rejected(js, e),
         };
@@ -379,16 +400,67 @@ impl Store {
             js,
             on_progress,
             move |report: &mut dyn FnMut(&Copied) -> stowage_core::Result<()>| {
-                backup::snapshot(&source, Path::new(&target), &mut |done, total| {
-                    report(&Copied { done, total })
-                })
+                backup::backup(&source, Path::new(&target), how, &mut |c| report(&c))
             },
-            |js, bytes| {
-                let obj = js.object_new()?;
-                js.set_named(obj, "bytes", js.number(bytes as f64)?)?;
-                Ok(obj)
-            },
+            |js, made| backup_result(js, &made),
         )
+    }
+
+    /// Replaces the whole database by the one in the backup file `path` (as `backupTo` writes
+    /// it, plain or gzipped; or any SQLite file holding this file's stores). The backup is first
+    /// read into a work file beside the live one and checked there: a SQLite database that
+    /// passes `PRAGMA integrity_check` and opens with the stores this file was opened with
+    /// (brought to the current schema when older), else `ERR_BACKUP_INVALID`. Then, unless
+    /// `keepPreRestore: false`, the live database is backed up beside itself to
+    /// `<file>.pre-restore-<time>.sqlite`, and last its content is replaced in one write
+    /// transaction: other connections and processes see the old database or the restored one,
+    /// never a mix, and on any failure the live file is as it was. The backup file is never
+    /// modified. Returns `{ bytes, preRestore }`: the restored size, and the pre-restore copy's
+    /// path or `null`. Not inside `transaction(fn)` (`ERR_TRANSACTION_OPEN`), not on a store in
+    /// memory (`ERR_INVALID_ARG`) or opened read-only (`ERR_READ_ONLY`).
+    #[napi(
+        catch_unwind,
+        ts_args_type = "path: string, options?: { keepPreRestore?: boolean }",
+        ts_return_type = "{ bytes: number; preRestore: string | null }"
+    )]
+    pub fn restore_from(&self, env: Env, path: Unknown<'_>, options: Unknown<'_>) -> Result<Raw> {
+        let js = Js(env.raw());
+        let f = "restoreFrom";
+        let from = js.path(
+            path.raw(),
+            At {
+                func: f,
+                arg: "path",
+            },
+        )?;
+        let mut keep = true;
+        if !js.is_nullish(options.raw())? {
+            let o = js.object(
+                options.raw(),
+                At {
+                    func: f,
+                    arg: "options",
+                },
+            )?;
+            let at = At {
+                func: f,
+                arg: "options.keepPreRestore",
+            };
+            keep = js
+                .opt_bool(js.get(o, "keepPreRestore")?, at)?
+                .unwrap_or(true);
+        }
+        let done = self
+            .handle
+            .with_mut(js, |db| db.restore_from(Path::new(&from), keep))?;
+        let obj = js.object_new()?;
+        js.set_named(obj, "bytes", js.number(done.bytes as f64)?)?;
+        let pre = match &done.pre_restore {
+            Some(p) => js.string(&p.to_string_lossy())?,
+            None => js.null()?,
+        };
+        js.set_named(obj, "preRestore", pre)?;
+        Ok(Raw(obj))
     }
 
     /// Opens a transaction level for `transaction(fn)` (index.js) and returns its number.
@@ -417,4 +489,105 @@ impl Store {
     pub fn close(&self, env: Env) -> Result<()> {
         self.handle.close(Js(env.raw()))
     }
+}
+
+/// `{ gzip?, verify? }` of `backupTo` and `backupToAsync`.
+fn backup_options(js: Js, func: &str, options: Val) -> Result<backup::BackupOptions> {
+    let mut how = backup::BackupOptions::default();
+    if js.is_nullish(options)? {
+        return Ok(how);
+    }
+    let o = js.object(
+        options,
+        At {
+            func,
+            arg: "options",
+        },
+    )?;
+    let flag = |key: &str, arg: &str| js.opt_bool(js.get(o, key)?, At { func, arg });
+    if let Some(gzip) = flag("gzip", "options.gzip")? {
+        how.gzip = gzip;
+    }
+    if let Some(verify) = flag("verify", "options.verify")? {
+        how.verify = verify;
+    }
+    Ok(how)
+}
+
+/// `{ bytes, ok, problems }` of a backup.
+fn backup_result(js: Js, made: &backup::Backup) -> Result<Val> {
+    let obj = js.object_new()?;
+    js.set_named(obj, "bytes", js.number(made.bytes as f64)?)?;
+    let ok = match made.ok {
+        Some(ok) => js.boolean(ok)?,
+        None => js.null()?,
+    };
+    js.set_named(obj, "ok", ok)?;
+    let problems = js.array(made.problems.iter().map(|p| js.string(p)))?;
+    js.set_named(obj, "problems", problems)?;
+    Ok(obj)
+}
+
+/// Rotates a folder of backups (grandfather-father-son): going from the newest backup to the
+/// oldest, one is kept when it is the newest of a day (UTC) among the `daily` newest days that
+/// have a backup, or the newest of such a week (Monday to Sunday, `weekly`) or month
+/// (`monthly`); the newest backup is always kept, every other one is deleted (listed only, with
+/// `dryRun`). Defaults: 7 daily, 4 weekly, 12 monthly. A file takes part only when its name holds
+/// its date (`YYYY-MM-DD`, optionally a time after it: `runs-2026-12-01T10-30-00.000Z.sqlite.gz`,
+/// what `new Date().toISOString().replaceAll(':', '-')` gives) and it is a SQLite database, plain
+/// or gzipped; anything else in the folder, the live database among it, is left alone. Returns
+/// `{ kept, deleted }`, paths newest first. Subfolders are not entered.
+#[napi(
+    catch_unwind,
+    ts_args_type = "dir: string, options?: { daily?: number; weekly?: number; monthly?: number; dryRun?: boolean }",
+    ts_return_type = "{ kept: string[]; deleted: string[] }"
+)]
+pub fn rotate_backups(env: Env, dir: Unknown<'_>, options: Unknown<'_>) -> Result<Raw> {
+    let js = Js(env.raw());
+    let f = "rotateBackups";
+    let dir = js.path(
+        dir.raw(),
+        At {
+            func: f,
+            arg: "dir",
+        },
+    )?;
+    let mut keep = rotate::Keep::default();
+    let mut dry_run = false;
+    if !js.is_nullish(options.raw())? {
+        let o = js.object(
+            options.raw(),
+            At {
+                func: f,
+                arg: "options",
+            },
+        )?;
+        for (key, arg, slot) in [
+            ("daily", "options.daily", &mut keep.daily),
+            ("weekly", "options.weekly", &mut keep.weekly),
+            ("monthly", "options.monthly", &mut keep.monthly),
+        ] {
+            let at = At { func: f, arg };
+            if let Some(n) = js.opt_int(js.get(o, key)?, at)? {
+                if n < 0 {
+                    return Err(js.range_error(at, "must be a count of at least 0"));
+                }
+                // More than 2^32 days, weeks or months keeps everything all the same.
+                *slot = u32::try_from(n).unwrap_or(u32::MAX);
+            }
+        }
+        let at = At {
+            func: f,
+            arg: "options.dryRun",
+        };
+        dry_run = js.opt_bool(js.get(o, "dryRun")?, at)?.unwrap_or(false);
+    }
+    let done = rotate::rotate(Path::new(&dir), keep, dry_run).map_err(|e| js.core(e))?;
+    let paths = |list: &[std::path::PathBuf]| {
+        js.array(list.iter().map(|p| js.string(&p.to_string_lossy())))
+    };
+    let obj = js.object_new()?;
+    js.set_named(obj, "kept", paths(&done.kept)?)?;
+    js.set_named(obj, "deleted", paths(&done.deleted)?)?;
+    Ok(Raw(obj))
 }

@@ -132,15 +132,6 @@ fn count(js: Js, o: Val, key: &str, f: &str, min: i64) -> Result<Option<i64>> {
     Ok(n)
 }
 
-/// A boolean, or `None` when absent.
-fn opt_bool(js: Js, v: Val, at: At<'_>) -> Result<Option<bool>> {
-    match js.type_of(v)? {
-        napi::sys::ValueType::napi_boolean => js.truthy(v).map(Some),
-        napi::sys::ValueType::napi_undefined | napi::sys::ValueType::napi_null => Ok(None),
-        _ => Err(js.type_error(at, "a boolean", v)),
-    }
-}
-
 /// The most tool calls one message may have (a sparse array can claim billions, which
 /// `JSON.stringify` would spend minutes writing as `null`s).
 const MAX_TOOL_CALLS: u32 = 1 << 16;
@@ -276,7 +267,7 @@ impl ConversationStore {
         let f = "listSessions";
         let mut q = ListSessions::default();
         if let Some(o) = opt_options(js, options.raw(), f)? {
-            q.archived = opt_bool(js, js.get(o, "archived")?, at(f, "options.archived"))?;
+            q.archived = js.opt_bool(js.get(o, "archived")?, at(f, "options.archived"))?;
             q.search = js.opt_str(js.get(o, "search")?, at(f, "options.search"))?;
             q.limit = count(js, o, "limit", f, 0)?;
             q.offset = count(js, o, "offset", f, 0)?.unwrap_or(0);
@@ -310,7 +301,8 @@ impl ConversationStore {
         let f = "archiveSession";
         let id = js.str(id.raw(), at(f, "id"))?;
         let v = archived.raw();
-        let archived = opt_bool(js, v, at(f, "archived"))?
+        let archived = js
+            .opt_bool(v, at(f, "archived"))?
             .ok_or_else(|| js.type_error(at(f, "archived"), "a boolean", v))?;
         self.run(js, |c| c.archive_session(&id, archived))
     }
@@ -435,7 +427,9 @@ impl ConversationStore {
         if let Some(opts) = opt_options(js, options.raw(), f)? {
             o.session_id = js.opt_str(js.get(opts, "sessionId")?, at(f, "options.sessionId"))?;
             o.limit = count(js, opts, "limit", f, 1)?.unwrap_or(o.limit);
-            o.raw = opt_bool(js, js.get(opts, "raw")?, at(f, "options.raw"))?.unwrap_or(false);
+            o.raw = js
+                .opt_bool(js.get(opts, "raw")?, at(f, "options.raw"))?
+                .unwrap_or(false);
             let h = js.get(opts, "highlight")?;
             if !js.is_nullish(h)? {
                 let pair = js.strings(h, at(f, "options.highlight"))?;

@@ -255,6 +255,7 @@ const sqlParam = {
   },
 }
 
+const backupOptions = { gzip: optBool(maybe(flag)), verify: optBool(maybe(flag)) }
 const store = [
   { name: 'transaction', params: [p('fn', { gen: (g) => g.txCallback(), check: (t) => (t.k === 'function' ? OK : TYPE) })] },
   { name: 'path', getter: true, params: [] },
@@ -265,8 +266,9 @@ const store = [
   { name: 'vacuum', params: [] },
   { name: 'vacuumAsync', async: true, params: [] },
   { name: 'checkpoint', params: [p('mode', T.optStr(maybe(pick(['PASSIVE', 'FULL', 'RESTART', 'TRUNCATE']))))] },
-  { name: 'backupTo', params: [p('path', T.path(path('backup')))] },
-  { name: 'backupToAsync', async: true, params: [p('path', T.path(path('backup'))), p('options', options({ onProgress: progress }))] },
+  { name: 'backupTo', params: [p('path', T.path(path('backup'))), p('options', options(backupOptions))] },
+  { name: 'backupToAsync', async: true, params: [p('path', T.path(path('backup'))), p('options', options({ ...backupOptions, onProgress: progress }))] },
+  { name: 'restoreFrom', params: [p('path', T.path(path('backup'))), p('options', options({ keepPreRestore: optBool(maybe(flag)) }))] },
   { name: 'query', params: [p('sql', T.str(pick(QUERIES))), p('params', T.optArrayOf(sqlParam, maybe((g) => {
     const id = g.rng.pick(RUN_IDS)
     return tag([id], JSON.stringify([id]), 'array', { items: [s(id)] })
@@ -593,6 +595,7 @@ const moduleOnly = [
   { name: 'whenReady', async: true, params: [] },
   { name: 'getDbPath', params: [] },
   { name: 'knownStores', params: [] },
+  { name: 'rotateBackups', params: [p('dir', T.path(path('backupDir'))), p('options', options({ daily: count(0, maybe(smallInt)), weekly: count(0, maybe(smallInt)), monthly: count(0, maybe(smallInt)), dryRun: optBool(maybe(flag)) }))] },
   { name: 'checkpointNow', params: [] },
   { name: 'closeStorage', params: [p('opts', T.any(maybe((g) => g.v.fromFields({ retainFile: flag(g) }), 0.7)))] },
   {

@@ -91,6 +91,10 @@ pub enum Error {
     /// the expected shape); nothing was written.
     #[error("{0}")]
     ArchiveInvalid(String),
+    /// A backup to restore is not one (not SQLite, damaged gzip, failing its integrity check, or
+    /// not holding the stores the file was opened with); the live file was not touched.
+    #[error("{0}")]
+    BackupInvalid(String),
 }
 
 /// Result alias used throughout stowage-core.
@@ -117,6 +121,7 @@ impl Error {
             Error::ReadOnly(_) => "ERR_READ_ONLY",
             Error::SearchSyntax(_) => "ERR_SEARCH_SYNTAX",
             Error::ArchiveInvalid(_) => "ERR_ARCHIVE_INVALID",
+            Error::BackupInvalid(_) => "ERR_BACKUP_INVALID",
         }
     }
 

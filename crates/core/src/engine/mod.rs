@@ -8,6 +8,7 @@ pub mod import;
 pub mod json;
 pub mod migrate;
 pub mod registry;
+pub mod rotate;
 pub mod rows;
 pub mod time;
 
@@ -480,10 +481,98 @@ impl Database {
         vacuum_on(&self.conn, self.auto_vacuum)
     }
 
-    /// Writes a consistent, compacted single-file copy of the database to `target` (which must
-    /// not exist), in `DELETE` journal mode so it has no sidecar files.
-    pub fn backup_to(&self, target: &Path) -> Result<()> {
-        backup::snapshot(&self.job_path("backupTo")?, target, &mut |_, _| Ok(())).map(drop)
+    /// Writes a backup of the database to `target` (which must not exist): a consistent,
+    /// compacted single-file copy in `DELETE` journal mode, checked and optionally gzipped
+    /// before it gets its name ([`backup::backup`]).
+    pub fn backup_to(
+        &self,
+        target: &Path,
+        options: backup::BackupOptions,
+    ) -> Result<backup::Backup> {
+        backup::backup(
+            &self.job_path("backupTo")?,
+            target,
+            options,
+            &mut |_| Ok(()),
+        )
+    }
+
+    /// Replaces the database by the one in the backup file `from` (plain or gzipped, as
+    /// [`Database::backup_to`] writes it). The backup is read into a work file beside the live
+    /// one and checked there first: it must be a SQLite database that passes `PRAGMA
+    /// integrity_check` and opens with the stores this file was opened with (brought to the
+    /// current schema if it is older), else `ERR_BACKUP_INVALID`. Then, with `keep_pre_restore`,
+    /// the live database is backed up to `<file>.pre-restore-<time>.sqlite` beside it, and
+    /// finally its whole content is replaced in one write transaction: other connections see the
+    /// old database or the restored one, never a mix, and on any failure before or during that
+    /// step the live file is as it was. The backup file is never modified. Not inside a
+    /// transaction (`ERR_TRANSACTION_OPEN`), not on a store in memory or opened read-only.
+    pub fn restore_from(&mut self, from: &Path, keep_pre_restore: bool) -> Result<Restored> {
+        let live = self.job_path("restoreFrom")?;
+        if self.depth.get() > 0 {
+            return Err(Error::TransactionOpen("restoreFrom()"));
+        }
+        let work = backup::Scratch::beside(&live)?;
+        let copy = work.file("restore");
+        backup::unpack(from, &copy)?;
+        let invalid = |why: String| Error::BackupInvalid(format!("{}: {why}", from.display()));
+        let page_size: i64 = self.conn.query_row("PRAGMA page_size", [], |r| r.get(0))?;
+        let options = OpenOptions {
+            stores: self.stores.clone(),
+            configs: self.configs.clone(),
+            auto_vacuum: None,
+            read_only: false,
+        };
+        let check = || -> Result<Option<String>> {
+            let checked = Database::open(&copy, &options)?;
+            let problems = checked.integrity_check(false)?;
+            if problems != ["ok"] {
+                return Ok(Some(format!(
+                    "its integrity check failed: {}",
+                    problems.join("; ")
+                )));
+            }
+            // Back to one self-contained file, with the live file's page size: SQLite copies
+            // into a WAL database only from one of the same page size.
+            checked
+                .conn
+                .query_row("PRAGMA journal_mode = DELETE", [], |_| Ok(()))?;
+            let theirs: i64 = checked
+                .conn
+                .query_row("PRAGMA page_size", [], |r| r.get(0))?;
+            if theirs != page_size {
+                checked
+                    .conn
+                    .execute_batch(&format!("PRAGMA page_size = {page_size}; VACUUM"))?;
+            }
+            checked.close()?;
+            Ok(None)
+        };
+        match check() {
+            Ok(None) => {}
+            Ok(Some(why)) => return Err(invalid(why)),
+            Err(e @ Error::Io { .. }) => return Err(e),
+            Err(e) => return Err(invalid(format!("it does not open as this store ({e})"))),
+        }
+        let pre_restore = if keep_pre_restore {
+            let mut name = live.clone().into_os_string();
+            name.push(format!(
+                ".pre-restore-{}.sqlite",
+                time::now_iso().replace(':', "-")
+            ));
+            let name = PathBuf::from(name);
+            backup::backup(&live, &name, backup::BackupOptions::default(), &mut |_| {
+                Ok(())
+            })?;
+            Some(name)
+        } else {
+            None
+        };
+        backup::replace(&copy, &mut self.conn)?;
+        let bytes = std::fs::metadata(&copy)
+            .map_err(|e| Error::io("inspect", &copy, e))?
+            .len();
+        Ok(Restored { bytes, pre_restore })
     }
 
     /// Closes the connection. SQLite checkpoints the WAL and removes its sidecar files when the
@@ -846,6 +935,15 @@ pub struct Info {
     pub sqlite_version: &'static str,
 }
 
+/// What [`Database::restore_from`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Restored {
+    /// The size of the restored database.
+    pub bytes: u64,
+    /// The backup of the database as it was before the restore, if one was kept.
+    pub pre_restore: Option<PathBuf>,
+}
+
 /// SQL for the current time as JS `Date.prototype.toISOString()` writes it
 /// (`2026-01-02T03:04:05.678Z`), from SQLite's clock: the stores' text timestamps.
 pub const NOW_ISO: &str = "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')";
@@ -1089,14 +1187,193 @@ mod tests {
         db.conn()
             .execute_batch("CREATE TABLE t(x); INSERT INTO t VALUES (42);")?;
         let target = dir.path().join("copy.sqlite");
-        db.backup_to(&target)?;
+        let made = db.backup_to(&target, backup::BackupOptions::default())?;
+        assert_eq!(made.ok, Some(true));
+        assert_eq!(made.bytes, std::fs::metadata(&target).unwrap().len());
         assert!(!dir.path().join("copy.sqlite-wal").exists());
         let copy = Connection::open(&target)?;
         let mode: String = copy.query_row("PRAGMA journal_mode", [], |r| r.get(0))?;
         assert_eq!(mode, "delete");
         let x: i64 = copy.query_row("SELECT x FROM t", [], |r| r.get(0))?;
         assert_eq!(x, 42);
-        assert_eq!(db.backup_to(&target).unwrap_err().code(), "EEXIST");
+        let again = db.backup_to(&target, backup::BackupOptions::default());
+        assert_eq!(again.unwrap_err().code(), "EEXIST");
+        // Nothing but the live file (with its sidecars) and the one backup is left behind.
+        let mut names: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        assert_eq!(
+            names,
+            ["a.sqlite", "a.sqlite-shm", "a.sqlite-wal", "copy.sqlite"]
+        );
+        Ok(())
+    }
+
+    /// A training file with `runs` runs, each with 50 metric rows.
+    fn training_file(path: &Path, runs: usize) -> Result<Database> {
+        let db = Database::open(path, &OpenOptions::default())?;
+        for r in 0..runs {
+            let id = format!("run-{r}");
+            db.training()?.insert_run(&id, Some("p"), Some("n"), &[])?;
+            db.conn().execute(
+                "WITH RECURSIVE s(v) AS (SELECT 1 UNION ALL SELECT v + 1 FROM s WHERE v < 50)
+                 INSERT INTO metrics (run_id, step, loss) SELECT ?1, v, v * 0.5 FROM s",
+                [&id],
+            )?;
+        }
+        Ok(db)
+    }
+
+    fn run_ids(db: &Database) -> Result<Vec<String>> {
+        let mut stmt = db
+            .conn()
+            .prepare("SELECT run_id FROM runs ORDER BY run_id")?;
+        let ids = stmt.query_map([], |r| r.get(0))?;
+        Ok(ids.collect::<rusqlite::Result<_>>()?)
+    }
+
+    #[test]
+    fn a_gzipped_backup_restores_over_a_changed_live_file_and_keeps_the_old_one() -> Result<()> {
+        let dir = temp();
+        let live = dir.path().join("runs.sqlite");
+        let mut db = training_file(&live, 3)?;
+        let gz = dir.path().join("runs-2026-12-01.sqlite.gz");
+        let mut phases = Vec::new();
+        let made = backup::backup(
+            &live,
+            &gz,
+            backup::BackupOptions {
+                gzip: true,
+                verify: true,
+            },
+            &mut |c| {
+                if phases.last() != Some(&c.phase) {
+                    phases.push(c.phase);
+                }
+                Ok(())
+            },
+        )?;
+        use backup::Phase;
+        assert_eq!(phases, [Phase::Copy, Phase::Verify, Phase::Compress]);
+        assert_eq!(made.ok, Some(true));
+        assert_eq!(backup::kind_of(&gz)?, backup::Kind::Gzip);
+        assert!(backup::is_backup(&gz)?);
+        let gz_bytes = std::fs::read(&gz).unwrap();
+        db.training()?.insert_run("later", None, None, &[])?;
+        db.conn()
+            .execute("DELETE FROM runs WHERE run_id = 'run-0'", [])?;
+        let before_restore = run_ids(&db)?;
+        let restored = db.restore_from(&gz, true)?;
+        assert_eq!(run_ids(&db)?, ["run-0", "run-1", "run-2"]);
+        let metrics: i64 = db
+            .conn()
+            .query_row("SELECT count(*) FROM metrics", [], |r| r.get(0))?;
+        assert_eq!(metrics, 150);
+        assert_eq!(db.journal_mode(), "wal");
+        let mode: String = db
+            .conn()
+            .query_row("PRAGMA journal_mode", [], |r| r.get(0))?;
+        assert_eq!(mode, "wal");
+        assert_eq!(std::fs::read(&gz).unwrap(), gz_bytes);
+        let pre = restored.pre_restore.expect("a pre-restore copy");
+        let old = Database::open(&pre, &OpenOptions::default())?;
+        assert_eq!(run_ids(&old)?, before_restore);
+        old.close()?;
+        // A second connection (another process) sees the restored file.
+        let other = Database::open(&live, &OpenOptions::default())?;
+        assert_eq!(run_ids(&other)?, ["run-0", "run-1", "run-2"]);
+        other.close()?;
+        db.training()?.insert_run("after", None, None, &[])?;
+        assert_eq!(db.integrity_check(false)?, ["ok"]);
+        Ok(())
+    }
+
+    #[test]
+    fn a_bad_backup_is_refused_and_the_live_file_is_untouched() -> Result<()> {
+        let dir = temp();
+        let live = dir.path().join("runs.sqlite");
+        let mut db = training_file(&live, 2)?;
+        let good = dir.path().join("good.sqlite");
+        db.backup_to(&good, backup::BackupOptions::default())?;
+        let bytes = std::fs::read(&good).unwrap();
+        let write = |name: &str, data: &[u8]| {
+            let p = dir.path().join(name);
+            std::fs::write(&p, data).unwrap();
+            p
+        };
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        std::io::Write::write_all(&mut gz, &bytes).unwrap();
+        let gz = gz.finish().unwrap();
+        // A page in the middle of the file overwritten: the header is fine, the b-trees not.
+        let mut damaged = bytes.clone();
+        let page = 4096;
+        for b in &mut damaged[page * 2..page * 3] {
+            *b = 0x55;
+        }
+        let agents_file = dir.path().join("agents.sqlite");
+        Database::open(
+            &agents_file,
+            &OpenOptions::new([crate::stores::find("agents")?]),
+        )?
+        .close()?;
+        let cases = [
+            write("text.sqlite", b"hello, not a database"),
+            write("empty.sqlite", b""),
+            write("truncated.sqlite.gz", &gz[..gz.len() / 2]),
+            write("gzip-of-text.gz", {
+                let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+                std::io::Write::write_all(&mut e, b"not a database at all").unwrap();
+                &e.finish().unwrap()
+            }),
+            write("damaged.sqlite", &damaged),
+            agents_file,
+        ];
+        let live_ids = run_ids(&db)?;
+        for case in &cases {
+            let err = db.restore_from(case, true).unwrap_err();
+            assert_eq!(
+                err.code(),
+                "ERR_BACKUP_INVALID",
+                "{}: {err}",
+                case.display()
+            );
+            assert_eq!(run_ids(&db)?, live_ids);
+        }
+        let missing = db.restore_from(&dir.path().join("missing.sqlite"), true);
+        assert_eq!(missing.unwrap_err().code(), "ENOENT");
+        // No pre-restore copy and no work file was left by the refused restores.
+        let left: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with('.') || n.contains("pre-restore"))
+            .collect();
+        assert!(left.is_empty(), "{left:?}");
+        db.begin()?;
+        let inside = db.restore_from(&good, false).unwrap_err();
+        assert_eq!(inside.code(), "ERR_TRANSACTION_OPEN");
+        db.rollback(1)?;
+        assert_eq!(db.restore_from(&good, false)?.pre_restore, None);
+        Ok(())
+    }
+
+    #[test]
+    fn a_backup_of_another_page_size_restores_into_a_wal_file() -> Result<()> {
+        let dir = temp();
+        let other = dir.path().join("small-pages.sqlite");
+        {
+            let c = Connection::open(&other)?;
+            c.execute_batch("PRAGMA page_size = 1024")?;
+            c.close().map_err(|(_, e)| Error::from(e))?;
+        }
+        let small = training_file(&other, 2)?;
+        small.close()?;
+        let mut db = training_file(&dir.path().join("runs.sqlite"), 5)?;
+        db.restore_from(&other, false)?;
+        assert_eq!(run_ids(&db)?, ["run-0", "run-1"]);
+        let page: i64 = db.conn().query_row("PRAGMA page_size", [], |r| r.get(0))?;
+        assert_eq!(page, 4096);
         Ok(())
     }
 

@@ -78,6 +78,35 @@ pub fn now_iso() -> String {
     iso_from_ms(super::now_ms())
 }
 
+/// The (year, month, day) in UTC of the instant `ms` milliseconds after the epoch.
+pub fn civil_from_ms(ms: i64) -> (i64, i64, i64) {
+    civil_from_days(ms.div_euclid(86_400_000))
+}
+
+/// The milliseconds since the epoch of a UTC date and time of day; `None` for a date or time
+/// that does not exist (the 30th of February, hour 24).
+///
+/// ```
+/// use stowage_core::engine::time::ms_from_civil;
+/// assert_eq!(ms_from_civil(2024, 2, 29, (0, 0, 0, 123)), Some(1_709_164_800_123));
+/// assert_eq!(ms_from_civil(2023, 2, 29, (0, 0, 0, 0)), None);
+/// ```
+pub fn ms_from_civil(year: i64, month: i64, day: i64, time: (i64, i64, i64, i64)) -> Option<i64> {
+    let (hour, minute, second, milli) = time;
+    if !(1..=12).contains(&month)
+        || !(1..=31).contains(&day)
+        || !(0..24).contains(&hour)
+        || !(0..60).contains(&minute)
+        || !(0..60).contains(&second)
+        || !(0..1000).contains(&milli)
+    {
+        return None;
+    }
+    let days = days_from_civil(year, month, day);
+    (civil_from_days(days) == (year, month, day))
+        .then(|| days * 86_400_000 + ((hour * 60 + minute) * 60 + second) * 1000 + milli)
+}
+
 /// The proleptic Gregorian (year, month, day) of a day number counted from 1970-01-01 (Howard
 /// Hinnant's `civil_from_days`: eras of 400 years, each 146,097 days, years starting in March so
 /// the leap day is last).
