@@ -4,7 +4,7 @@ import { copyFileSync, mkdirSync, readdirSync, readFileSync } from 'node:fs'
 import { join, relative } from 'node:path'
 import { beforeAll, expect, it } from 'vitest'
 
-import { nodeJson, packed, platform, project, run, type Tarballs } from './helpers/install'
+import { nodeJson, packed, platform, project, run, warmCliDependencies, type Tarballs } from './helpers/install'
 import { tempDir } from './helpers/tmp'
 
 const repo = join(__dirname, '..')
@@ -81,6 +81,7 @@ it('without the platform package, require throws ERR_NATIVE_BINDING_NOT_FOUND', 
 })
 
 it('installs the CLI beside the library, which stays two packages', async () => {
+  await warmCliDependencies(work)
   const cli = await project(work, 'with-cli', [tarballs.root, tarballs.platform, tarballs.cli])
   const modules = join(cli, 'node_modules')
   const manifest = JSON.parse(readFileSync(join(modules, 'stowage-cli', 'package.json'), 'utf8'))

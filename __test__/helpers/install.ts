@@ -1,6 +1,6 @@
 // Packing stowage as published (scripts/pack.js) and installing it into fresh projects.
 import { spawnSync, type SpawnSyncOptions } from 'node:child_process'
-import { mkdirSync, writeFileSync } from 'node:fs'
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { expect } from 'vitest'
 
@@ -36,9 +36,23 @@ export async function project(work: string, name: string, tarballs: string[]): P
   writeFileSync(join(dir, 'package.json'), JSON.stringify({ name, version: '1.0.0', private: true }))
   const args = ['install', '--ignore-scripts', '--offline', '--no-audit', '--no-fund', ...tarballs]
   const r = await runAsync('npm', args, { cwd: dir, env, shell: process.platform === 'win32' })
-  expect(r.stderr.split('\n').filter((l) => l.includes('ERR'))).toEqual([])
+  expect(r.stderr.split('\n').filter((l) => /ERR|npm error/.test(l))).toEqual([])
   expect(r.status).toBe(0)
   return dir
+}
+
+/** Puts the CLI's registry dependencies (and theirs) in npm's cache, so that an `--offline`
+ * install of the CLI tarball finds them on a machine whose cache is cold: an install from the
+ * repository's lockfile fetches tarballs only, not the package documents an offline resolution
+ * reads. Fetches nothing when the cache already has them. */
+export async function warmCliDependencies(work: string): Promise<void> {
+  const cli = JSON.parse(readFileSync(join(__dirname, '..', '..', 'cli', 'package.json'), 'utf8')) as { dependencies: Record<string, string> }
+  const specs = Object.entries(cli.dependencies).map(([name, version]) => `${name}@${version}`)
+  const dir = join(work, 'warm-cli-deps')
+  mkdirSync(dir, { recursive: true })
+  writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'warm', version: '1.0.0', private: true }))
+  const r = await runAsync('npm', ['install', '--ignore-scripts', '--prefer-offline', '--no-audit', '--no-fund', ...specs], { cwd: dir, env, shell: process.platform === 'win32' })
+  expect(r.status, r.stderr).toBe(0)
 }
 
 /** Runs a Node script in `cwd` that must succeed quietly and print JSON; returns it parsed. */
