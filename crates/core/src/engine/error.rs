@@ -91,6 +91,9 @@ pub enum Error {
     /// the expected shape); nothing was written.
     #[error("{0}")]
     ArchiveInvalid(String),
+    /// A write would take a store past the quota it was opened with; nothing was written.
+    #[error("{0}")]
+    QuotaExceeded(String),
 }
 
 /// Result alias used throughout stowage-core.
@@ -117,6 +120,7 @@ impl Error {
             Error::ReadOnly(_) => "ERR_READ_ONLY",
             Error::SearchSyntax(_) => "ERR_SEARCH_SYNTAX",
             Error::ArchiveInvalid(_) => "ERR_ARCHIVE_INVALID",
+            Error::QuotaExceeded(_) => "ERR_QUOTA_EXCEEDED",
         }
     }
 
