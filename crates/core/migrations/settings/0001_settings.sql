@@ -11,6 +11,11 @@ CREATE TABLE settings (
   updated_at INTEGER NOT NULL
 );
 
+-- What each key counts against a quota (its bytes and its value's), kept beside the key so that
+-- summing a namespace reads this small index instead of every value (`length` of a BLOB, not
+-- `octet_length`, so that a SQLite older than 3.43 still reads and writes the file).
+CREATE INDEX settings_bytes ON settings (key, length(CAST(key AS BLOB)) + length(CAST(value AS BLOB)));
+
 -- The crash-recovery slot (the sidepanel's `crash.recovery` key), one per namespace ('' for a
 -- store opened without one), kept apart from the settings so that exporting, listing or
 -- trimming them never touches it and it does not count against their quota.

@@ -260,13 +260,16 @@ fn entries(conn: &Connection, namespace: &str, prefix: &str) -> Result<Vec<(Stri
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
+/// The bytes of the keys from `?1` (excluded) to `?2` (excluded; `NULL` for no end) and of their
+/// values, read from the index `settings_bytes` alone.
+const USED_BYTES: &str =
+    "SELECT coalesce(sum(length(CAST(key AS BLOB)) + length(CAST(value AS BLOB))), 0)
+    FROM settings WHERE key >= ?1 AND (?2 IS NULL OR key < ?2) AND key <> ?1";
+
 /// [`Settings::usage`]'s bytes on `conn`.
 fn used_bytes(conn: &Connection, namespace: &str) -> Result<i64> {
     Ok(conn
-        .prepare_cached(
-            "SELECT coalesce(sum(octet_length(key) + octet_length(value)), 0) FROM settings
-             WHERE key >= ?1 AND (?2 IS NULL OR key < ?2) AND key <> ?1",
-        )?
+        .prepare_cached(USED_BYTES)?
         .query_row(params![namespace, prefix_end(namespace)], |r| r.get(0))?)
 }
 
@@ -395,6 +398,24 @@ pub(crate) mod tests {
         assert_eq!(
             side.settings()?.export_json()?,
             r#"{"recent.a":[],"theme":1}"#
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn summing_a_namespace_reads_the_bytes_index_not_the_values() -> Result<()> {
+        let dir = tempfile::tempdir().unwrap();
+        let db = open_in(dir.path(), "s.sqlite", SettingsConfig::default());
+        let sql = format!("EXPLAIN QUERY PLAN {USED_BYTES}");
+        let plan: Vec<String> = db
+            .conn()
+            .prepare(&sql)?
+            .query_map(params!["p.", "p/"], |r| r.get(3))?
+            .collect::<rusqlite::Result<_>>()?;
+        assert_eq!(plan.len(), 1, "{plan:?}");
+        assert!(
+            plan[0].contains("USING COVERING INDEX settings_bytes"),
+            "{plan:?}"
         );
         Ok(())
     }
