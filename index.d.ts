@@ -145,6 +145,8 @@ export interface StoreMembers {
   chats: { readonly chats: ChatStore }
   /** The opencode sidepanel's chat sessions, messages, branches, search and archives. */
   conversations: { readonly conversations: ConversationStore }
+  /** The sidepanel's localStorage layer (namespaced JSON settings) and its crash-recovery slot. */
+  settings: { readonly settings: SettingsStore; readonly recovery: RecoveryStore }
 }
 
 /** The name of a store this build implements. */
@@ -197,6 +199,8 @@ export interface OpenStoreOptions<S extends StoreName = StoreName> {
   readOnly?: boolean
   /** The agents store's state machine; each part given replaces overstory's default. */
   agents?: AgentsOptions
+  /** The settings store's namespace and quota. */
+  settings?: SettingsOptions
 }
 
 type UnionToIntersection<U> = (U extends unknown ? (u: U) => void : never) extends (i: infer I) => void ? I : never
@@ -509,6 +513,73 @@ export interface ChatStore {
    * it threw is rethrown from a microtask. Returns the function that unsubscribes.
    */
   onChange(listener: (event: ChatChange) => void): () => void
+}
+
+/** Options of the settings store (`openStore(path, { stores: ['settings'], settings })`). */
+export interface SettingsOptions {
+  /** The prefix of every key `store.settings` reads and writes, and the recovery slot's name
+   * (the sidepanel's `'sidepanel.'`); keys are given and returned without it. Default `''`:
+   * every key of the file. */
+  namespace?: string
+  /** The most bytes the namespace may hold: the UTF-8 bytes of its keys (namespace included) and
+   * of its values' JSON text. No quota by default (localStorage's is about 5 MB). */
+  maxBytes?: number
+}
+
+/** One setting, as `list` returns it. */
+export interface SettingEntry {
+  /** Without the namespace. */
+  key: string
+  value: unknown
+  /** When it was last written, in milliseconds since the epoch. */
+  updatedAt: number
+}
+
+/** What `usage()` reports. */
+export interface SettingsUsage {
+  /** The UTF-8 bytes of the namespace's keys (namespace included) and values' JSON text. */
+  bytes: number
+  maxBytes: number | null
+}
+
+/** A state `recovery.check()` offers back. */
+export interface RecoveredState<T = unknown> {
+  state: T
+  /** When it was saved (last changed), in milliseconds since the epoch. */
+  savedAt: number
+}
+
+/** Options of `recovery.autosave`. */
+export interface AutosaveOptions {
+  /** How often the state is saved (default 30,000 ms). */
+  intervalMs?: number
+  /** How long after the last `touch()` the state is saved (default 5,000 ms). */
+  debounceMs?: number
+  /** Called with what a timed save threw (`getState` or the save); without it the error is
+   * reported with `process.emitWarning`. A save refused because the store was closed stops the
+   * autosave instead. */
+  onError?: (error: unknown) => void
+}
+
+/** A running autosave. */
+export interface Autosave {
+  /** Says the state changed: it is saved `debounceMs` after the last `touch()`. */
+  touch(): void
+  /** Stops the timers and the exit hook, then saves the state one last time; returns what that
+   * `save` returned (`false` when the state was unchanged or `getState` returned `undefined`).
+   * Calling it again does nothing and returns `false`. */
+  stop(): boolean
+}
+
+/** The members of {@link RecoveryStore} written in JS (recovery.js). */
+export interface RecoveryStore {
+  /**
+   * Saves `getState()` every `intervalMs`, `debounceMs` after the last `touch()`, on `stop()`
+   * and when the process exits (its `'exit'` event); each save writes only when the state
+   * changed, and a `getState()` that returns `undefined` skips it. The timers are unref'd: an
+   * autosave never keeps the process alive.
+   */
+  autosave(getState: () => unknown, options?: AutosaveOptions): Autosave
 }
 
 /** A chat session of the conversations store. Timestamps are ISO 8601 text
@@ -1423,6 +1494,76 @@ export declare class ConversationStore {
    * `ERR_SEARCH_SYNTAX` for a syntax error. `limit` defaults to 20.
    */
   searchMessages(query: string, options?: { sessionId?: string; limit?: number; raw?: boolean; highlight?: [string, string] }): ConversationSearchHit[]
+}
+
+/**
+ * The crash-recovery slot of the settings store (the sidepanel's `crash.recovery`): one JSON
+ * state per namespace, saved only when it changed, offered back by `check` while it is fresh.
+ */
+export declare class RecoveryStore {
+  /**
+   * Saves `state` as `JSON.stringify(state)` unless that is the text saved already; `true`
+   * when it was written (so `savedAt` is when the state last changed). Once it returns, the
+   * state survives a killed process. A state JSON cannot hold is a `TypeError`.
+   */
+  save(state: unknown): boolean
+  /**
+   * The saved state as `{ state, savedAt }` (`savedAt` in milliseconds since the epoch), if
+   * it is at most `maxAgeMs` old (default 30 minutes); a staler one is deleted and `null`
+   * returned. A fresh one stays until `clear()`.
+   */
+  check(options?: { maxAgeMs?: number }): RecoveredState | null
+  /**
+   * Deletes the saved state (after the user has decided about it); `true` when there was
+   * one.
+   */
+  clear(): boolean
+}
+
+/**
+ * The sidepanel's localStorage layer, durable: JSON values by key under the store's namespace
+ * (`options.settings.namespace`, the spec's `'sidepanel.'`), with an optional quota
+ * (`options.settings.maxBytes`). Keys are given and returned without the namespace.
+ */
+export declare class SettingsStore {
+  /**
+   * The value of `key` (parsed), or `defaultValue` (`undefined` when not given) when it is
+   * not set. A key that is not a non-empty string is a `TypeError`.
+   */
+  get<T = unknown>(key: string, defaultValue?: T): T
+  /**
+   * Sets `key` to `value`, stored as `JSON.stringify(value)`. A value JSON cannot hold
+   * (`undefined`, a function, a symbol, a BigInt, a cycle) is a `TypeError`, and nothing is
+   * written; `remove(key)` deletes a key. With `maxBytes`, a write that would take the
+   * namespace past it first trims every other `recent.*` list to its first 10 items, and is
+   * `ERR_QUOTA_EXCEEDED`, with the file left as it was, if it still does not fit.
+   */
+  set(key: string, value: unknown): void
+  /** Deletes `key`; `true` when it was set. */
+  remove(key: string): boolean
+  /**
+   * The settings whose key starts with `prefix` (all by default), by key, each
+   * `{ key, value, updatedAt }` (`updatedAt` in milliseconds since the epoch).
+   */
+  list(prefix?: string): SettingEntry[]
+  /**
+   * Every setting of the namespace as one plain object, key to value, in key order: what
+   * `importAll` takes.
+   */
+  exportAll(): Record<string, unknown>
+  /**
+   * Sets every own enumerable key of `values` to its value, in one transaction (keys it does
+   * not name stay as they are), and returns how many were set. Every value is checked as
+   * `set` checks it (an empty key is `ERR_INVALID_ARG`) before anything is written; with
+   * `maxBytes` the quota applies to the whole import, written entirely or not at all.
+   */
+  importAll(values: Record<string, unknown>): number
+  /**
+   * `{ bytes, maxBytes }`: what the namespace holds against its quota (the UTF-8 bytes of
+   * every key, namespace included, and of every value's JSON text) and the quota (`null`
+   * without one).
+   */
+  usage(): SettingsUsage
 }
 
 /** One open SQLite file and the stores it hosts. Create it with `openStore`. */

@@ -11,7 +11,7 @@ const fs = require('node:fs')
 const path = require('node:path')
 const native = require('./native.js').loadBinding()
 
-const { openStore, knownStores, rotateBackups, Store, TrainingStore, AgentSessionStore, AgentRunStore, WorktreeStore, ChatStore, ConversationStore, workspaceHash, __napiBindingTarget } = native
+const { openStore, knownStores, rotateBackups, Store, TrainingStore, AgentSessionStore, AgentRunStore, WorktreeStore, ChatStore, ConversationStore, SettingsStore, RecoveryStore, workspaceHash, __napiBindingTarget } = native
 
 /** The binding's classes: every export that is a constructor with methods. */
 const classes = Object.values(native).filter((v) => typeof v === 'function' && /^[A-Z]/.test(v.name) && v.prototype)
@@ -134,6 +134,9 @@ for (const Class of classes) {
 
 // store.chats.onChange: change events, delivered after the commit (chats.js).
 const changes = require('./chats.js')(ChatStore)
+
+// store.recovery.autosave: timers and the exit hook, saving through the native `save` (recovery.js).
+require('./recovery.js')(RecoveryStore, coded)
 
 // store.transaction(fn): the levels are opened and closed natively (BEGIN IMMEDIATE, then
 // savepoints), the callback runs here, so whatever it throws is rethrown as the same value. The
@@ -559,6 +562,8 @@ module.exports = {
   workspaceHash,
   ChatStore,
   ConversationStore,
+  SettingsStore,
+  RecoveryStore,
   createSessionStore,
   createRunStore,
   openSessionStore,

@@ -34,7 +34,7 @@ it('installs offline without scripts, with this platform binary only', () => {
   const modules = join(app, 'node_modules')
   expect(readdirSync(modules).filter((f) => !f.startsWith('.'))).toEqual(['stowage', `stowage-${platform}`])
   expect(files(modules).filter((f) => f.endsWith('.node'))).toEqual([`stowage-${platform}/stowage.${platform}.node`])
-  expect(files(join(modules, 'stowage'))).toEqual(['LICENSE', 'README.md', 'binding.js', 'chats.js', 'etcode.d.ts', 'etcode.js', 'index.d.ts', 'index.js', 'mlflow.js', 'native.js', 'package.json'])
+  expect(files(join(modules, 'stowage'))).toEqual(['LICENSE', 'README.md', 'binding.js', 'chats.js', 'etcode.d.ts', 'etcode.js', 'index.d.ts', 'index.js', 'mlflow.js', 'native.js', 'package.json', 'recovery.js'])
   expect(files(join(modules, `stowage-${platform}`))).toEqual(['LICENSE', 'README.md', 'package.json', `stowage.${platform}.node`])
   const manifest = JSON.parse(readFileSync(join(modules, 'stowage', 'package.json'), 'utf8'))
   expect(Object.keys(manifest.optionalDependencies)).toEqual(PLATFORMS.map((p) => `stowage-${p}`))

@@ -145,6 +145,8 @@ export interface StoreMembers {
   chats: { readonly chats: ChatStore }
   /** The opencode sidepanel's chat sessions, messages, branches, search and archives. */
   conversations: { readonly conversations: ConversationStore }
+  /** The sidepanel's localStorage layer (namespaced JSON settings) and its crash-recovery slot. */
+  settings: { readonly settings: SettingsStore; readonly recovery: RecoveryStore }
 }
 
 /** The name of a store this build implements. */
@@ -197,6 +199,8 @@ export interface OpenStoreOptions<S extends StoreName = StoreName> {
   readOnly?: boolean
   /** The agents store's state machine; each part given replaces overstory's default. */
   agents?: AgentsOptions
+  /** The settings store's namespace and quota. */
+  settings?: SettingsOptions
 }
 
 type UnionToIntersection<U> = (U extends unknown ? (u: U) => void : never) extends (i: infer I) => void ? I : never
@@ -509,6 +513,73 @@ export interface ChatStore {
    * it threw is rethrown from a microtask. Returns the function that unsubscribes.
    */
   onChange(listener: (event: ChatChange) => void): () => void
+}
+
+/** Options of the settings store (`openStore(path, { stores: ['settings'], settings })`). */
+export interface SettingsOptions {
+  /** The prefix of every key `store.settings` reads and writes, and the recovery slot's name
+   * (the sidepanel's `'sidepanel.'`); keys are given and returned without it. Default `''`:
+   * every key of the file. */
+  namespace?: string
+  /** The most bytes the namespace may hold: the UTF-8 bytes of its keys (namespace included) and
+   * of its values' JSON text. No quota by default (localStorage's is about 5 MB). */
+  maxBytes?: number
+}
+
+/** One setting, as `list` returns it. */
+export interface SettingEntry {
+  /** Without the namespace. */
+  key: string
+  value: unknown
+  /** When it was last written, in milliseconds since the epoch. */
+  updatedAt: number
+}
+
+/** What `usage()` reports. */
+export interface SettingsUsage {
+  /** The UTF-8 bytes of the namespace's keys (namespace included) and values' JSON text. */
+  bytes: number
+  maxBytes: number | null
+}
+
+/** A state `recovery.check()` offers back. */
+export interface RecoveredState<T = unknown> {
+  state: T
+  /** When it was saved (last changed), in milliseconds since the epoch. */
+  savedAt: number
+}
+
+/** Options of `recovery.autosave`. */
+export interface AutosaveOptions {
+  /** How often the state is saved (default 30,000 ms). */
+  intervalMs?: number
+  /** How long after the last `touch()` the state is saved (default 5,000 ms). */
+  debounceMs?: number
+  /** Called with what a timed save threw (`getState` or the save); without it the error is
+   * reported with `process.emitWarning`. A save refused because the store was closed stops the
+   * autosave instead. */
+  onError?: (error: unknown) => void
+}
+
+/** A running autosave. */
+export interface Autosave {
+  /** Says the state changed: it is saved `debounceMs` after the last `touch()`. */
+  touch(): void
+  /** Stops the timers and the exit hook, then saves the state one last time; returns what that
+   * `save` returned (`false` when the state was unchanged or `getState` returned `undefined`).
+   * Calling it again does nothing and returns `false`. */
+  stop(): boolean
+}
+
+/** The members of {@link RecoveryStore} written in JS (recovery.js). */
+export interface RecoveryStore {
+  /**
+   * Saves `getState()` every `intervalMs`, `debounceMs` after the last `touch()`, on `stop()`
+   * and when the process exits (its `'exit'` event); each save writes only when the state
+   * changed, and a `getState()` that returns `undefined` skips it. The timers are unref'd: an
+   * autosave never keeps the process alive.
+   */
+  autosave(getState: () => unknown, options?: AutosaveOptions): Autosave
 }
 
 /** A chat session of the conversations store. Timestamps are ISO 8601 text

@@ -357,6 +357,22 @@ impl Js {
         self.map_items(names, at, |_, k| self.read_string(k))
     }
 
+    /// The object's own enumerable string keys (`Object.keys`), in property order.
+    pub fn own_keys(self, obj: Val, at: At<'_>) -> Result<Vec<String>> {
+        let mut names = ptr::null_mut();
+        self.check(unsafe {
+            sys::napi_get_all_property_names(
+                self.0,
+                obj,
+                sys::KeyCollectionMode::own_only,
+                sys::KeyFilter::enumerable | sys::KeyFilter::skip_symbols,
+                sys::KeyConversion::numbers_to_strings,
+                &mut names,
+            )
+        })?;
+        self.map_items(names, at, |_, k| self.read_string(k))
+    }
+
     /// A list of strings.
     pub fn strings(self, v: Val, at: At<'_>) -> Result<Vec<String>> {
         if !self.is_array(v)? {

@@ -12,6 +12,7 @@ mod import;
 mod job;
 mod js;
 mod rows;
+mod settings;
 mod store;
 mod stores;
 mod training;

@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 'use strict'
 // Seeded fuzzing of stowage's whole JS surface: every export, every method of Store,
-// TrainingStore, AgentSessionStore, AgentRunStore, WorktreeStore, ChatStore and ConversationStore and
-// of the factories' objects, called with
+// TrainingStore, AgentSessionStore, AgentRunStore, WorktreeStore, ChatStore, ConversationStore,
+// SettingsStore and RecoveryStore and of the factories' objects, called with
 // random values of every JS type and with valid arguments that have one part corrupted.
 //
 //   node stress/fuzz.js --seed 7 --calls 100000      one seed

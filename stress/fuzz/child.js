@@ -87,6 +87,7 @@ class Fuzzer {
       chatsDb: [['chats/c0.db', 'chats/c1.db', 'chats/c2.db'], ['agents/a0.db', 'db/t0.sqlite', ...junk]],
       storageTree: [['chats/tree0', 'chats/tree1'], ['chats/tree0/message', 'legacy', 'missing', 'junk/text.txt']],
       conversationsDb: [['conv/c0.sqlite', 'conv/c1.sqlite', 'conv/c2.sqlite'], ['agents/a0.db', 'db/t0.sqlite', ...junk]],
+      settingsDb: [['settings/s0.sqlite', 'settings/s1.sqlite', 'settings/s2.sqlite'], [...junk, ':memory:']],
       archive: [['archives/x0.json.gz', 'archives/x1.json.gz', 'archives/x2.json.gz'], ['archives/hostile.json.gz', 'archives/missing.json.gz', 'archives', 'junk/text.txt', 'missing/deeper/x']],
       folder: [['default/d0', 'default/d1'], ['default/new/deep', 'junk/text.txt', 'ov/o3', '.']],
       bundle: [['bundles/b0', 'bundles/b1', 'bundles/b2', 'bundles/b0.tar', 'bundles/b1.tar', 'bundles/b0/bundle.json'], [...this.hostileBundles, 'bundles', ...junk, 'db', '.']],
@@ -125,13 +126,13 @@ class Fuzzer {
   target(op) {
     const r = this.rng
     const mod = this.stowage
-    const wantKind = op.on === 'TrainingStore' ? 'training' : op.on === 'Store' ? null : op.on === 'WorktreeStore' ? 'worktrees' : op.on === 'ChatStore' ? 'chats' : op.on === 'ConversationStore' ? 'conversations' : 'agents'
+    const wantKind = op.on === 'TrainingStore' ? 'training' : op.on === 'Store' ? null : op.on === 'WorktreeStore' ? 'worktrees' : op.on === 'ChatStore' ? 'chats' : op.on === 'ConversationStore' ? 'conversations' : op.on === 'SettingsStore' || op.on === 'RecoveryStore' ? 'settings' : 'agents'
     // A store's members exist only on a Store opened with it (methods called on the wrong
     // object are misuse(), below).
     const pickStore = () => {
       const fitting = this.stores.filter((s) => wantKind === null || s.kind === wantKind)
       if (fitting.length) return r.pick(fitting)
-      const file = path.join(this.root, { agents: 'agents/a2.db', worktrees: 'worktrees/w2.db', chats: 'chats/c2.db', conversations: 'conv/c2.sqlite' }[wantKind] || 'db/t3.sqlite')
+      const file = path.join(this.root, { agents: 'agents/a2.db', worktrees: 'worktrees/w2.db', chats: 'chats/c2.db', conversations: 'conv/c2.sqlite', settings: 'settings/s2.sqlite' }[wantKind] || 'db/t3.sqlite')
       return { store: this.open(file, wantKind === 'training' || wantKind === null ? undefined : { stores: [wantKind] }) }
     }
     switch (op.on) {
@@ -164,6 +165,14 @@ class Fuzzer {
       case 'ConversationStore': {
         const s = pickStore().store
         return { obj: s.conversations, close: () => s.close(), read: () => s.conversations.listSessions() }
+      }
+      case 'SettingsStore': {
+        const s = pickStore().store
+        return { obj: s.settings, close: () => s.close(), read: () => s.settings.exportAll() }
+      }
+      case 'RecoveryStore': {
+        const s = pickStore().store
+        return { obj: s.recovery, close: () => s.close(), read: () => s.recovery.check() }
       }
       default: {
         if (!this.factories.some((f) => f.kind === op.on)) {
@@ -238,6 +247,7 @@ class Fuzzer {
       else if (st.worktrees) st.worktrees.createSession('/w/editor', { id: `tx-${this.stats.calls}`, type: 'debate', task: 't', status: 'running', createdAt: 'c', updatedAt: 'u' })
       else if (st.chats) st.chats.createSession({ projectID: PROJECTS[0], directory: `tx-${this.stats.calls}` })
       else if (st.conversations) st.conversations.createSession({ title: `tx-${this.stats.calls}`, model: 'm' })
+      else if (st.settings) st.settings.set(`tx-${this.stats.calls}`, this.stats.calls)
       else st.agents.upsert({ id: `tx-${this.stats.calls}`, agentName: `tx-${this.stats.calls}`, capability: 'c', worktreePath: '/w', branchName: 'b', taskId: 't', tmuxSession: 'x', state: 'working', startedAt: '2026-01-01T00:00:00.000Z', lastActivity: '2026-01-01T00:00:00.000Z' })
     }
     const throwsInside = (inner) => {
@@ -313,6 +323,7 @@ class Fuzzer {
     this.open(path.join(this.root, 'worktrees/w0.db'), { stores: ['worktrees'] })
     this.open(path.join(this.root, 'chats/c0.db'), { stores: ['chats'] })
     this.open(path.join(this.root, 'conv/c0.sqlite'), { stores: ['conversations'] })
+    this.open(path.join(this.root, 'settings/s0.sqlite'), { stores: ['settings'], settings: { namespace: 'sidepanel.', maxBytes: 1500 } })
     this.adoptFactory(this.stowage.createSessionStore(path.join(this.root, 'agents/a1.db')), 'SessionStore', path.join(this.root, 'agents/a1.db'))
     this.adoptFactory(this.stowage.createRunStore(path.join(this.root, 'agents/a1.db')), 'RunStore', path.join(this.root, 'agents/a1.db'))
     this.checkCoverage()
@@ -329,7 +340,7 @@ class Fuzzer {
   /** Every function of the package must be in the surface the fuzzer calls. */
   checkCoverage() {
     const known = new Set(SURFACE.map((op) => `${op.on}.${op.name}`))
-    const classes = ['Store', 'TrainingStore', 'AgentSessionStore', 'AgentRunStore', 'WorktreeStore', 'ChatStore', 'ConversationStore']
+    const classes = ['Store', 'TrainingStore', 'AgentSessionStore', 'AgentRunStore', 'WorktreeStore', 'ChatStore', 'ConversationStore', 'SettingsStore', 'RecoveryStore']
     const present = Object.entries(this.stowage)
       .filter(([name, f]) => typeof f === 'function' && !classes.includes(name))
       .map(([name]) => `module.${name}`)
@@ -507,6 +518,16 @@ class Fuzzer {
     if (op.name === 'createRunStore') this.adoptFactory(o.ret, 'RunStore', list[0].v)
     if (op.name === 'openSessionStore') this.adoptFactory(o.ret.store, 'SessionStore', path.join(list[0].v, 'sessions.db'))
     if (op.on === 'ChatStore') this.keepChatIds(o.ret)
+    // An autosave is stopped at once: no timer of it outlives the call, and its touch() and
+    // stop() run too (what stop's save throws is the save's, judged with save itself).
+    if (op.on === 'RecoveryStore' && op.name === 'autosave') {
+      try {
+        o.ret.touch()
+        o.ret.stop()
+      } catch {
+        // See above.
+      }
+    }
   }
 
   /** Remembers the ids of what a chats call returned (a session, message or part, or lists). */
@@ -527,8 +548,8 @@ class Fuzzer {
 
   /** Opens one of the pool's files again (a second connection), keeping the pool populated. */
   reopen(i) {
-    const kind = this.rng.weighted([[5, 'training'], [3, 'agents'], [2, 'worktrees'], [2, 'chats'], [2, 'conversations']])
-    const files = { training: ['db/t0.sqlite', 'db/t1.sqlite', 'db/t2.sqlite'], agents: ['agents/a0.db', 'agents/a1.db'], worktrees: ['worktrees/w0.db', 'worktrees/w1.db'], chats: ['chats/c0.db', 'chats/c1.db'], conversations: ['conv/c0.sqlite', 'conv/c1.sqlite'] }[kind]
+    const kind = this.rng.weighted([[5, 'training'], [3, 'agents'], [2, 'worktrees'], [2, 'chats'], [2, 'conversations'], [1, 'settings']])
+    const files = { training: ['db/t0.sqlite', 'db/t1.sqlite', 'db/t2.sqlite'], agents: ['agents/a0.db', 'agents/a1.db'], worktrees: ['worktrees/w0.db', 'worktrees/w1.db'], chats: ['chats/c0.db', 'chats/c1.db'], conversations: ['conv/c0.sqlite', 'conv/c1.sqlite'], settings: ['settings/s0.sqlite', 'settings/s1.sqlite'] }[kind]
     const file = path.join(this.root, this.rng.pick(files))
     this.note(i, `reopen ${file}`)
     try {
@@ -542,7 +563,7 @@ class Fuzzer {
   /** Methods called on a wrong receiver, classes called as constructors: coded TypeErrors. */
   async misuse(i, kind) {
     const r = this.rng
-    const classes = ['Store', 'TrainingStore', 'AgentSessionStore', 'AgentRunStore', 'WorktreeStore', 'ChatStore', 'ConversationStore']
+    const classes = ['Store', 'TrainingStore', 'AgentSessionStore', 'AgentRunStore', 'WorktreeStore', 'ChatStore', 'ConversationStore', 'SettingsStore', 'RecoveryStore']
     const name = r.pick(classes)
     const C = this.stowage[name]
     const list = Array.from({ length: r.int(3) }, () => this.v.any())
@@ -596,7 +617,7 @@ class Fuzzer {
   fingerprintable(op, t, list) {
     if (op.getter || op.name === 'close' || op.name === 'closeStorage' || list.some((a) => a.hostile || a.foreign)) return false
     if (op.on === 'Store' && op.name !== 'transaction') return false
-    if (!['module', 'Store', 'TrainingStore', 'AgentSessionStore', 'AgentRunStore', 'WorktreeStore', 'ChatStore', 'ConversationStore', 'SessionStore', 'RunStore'].includes(op.on)) return false
+    if (!['module', 'Store', 'TrainingStore', 'AgentSessionStore', 'AgentRunStore', 'WorktreeStore', 'ChatStore', 'ConversationStore', 'SettingsStore', 'RecoveryStore', 'SessionStore', 'RunStore'].includes(op.on)) return false
     if (op.on === 'module' && (op.kind !== 'write' || !this.stowage.isReady() || op.name === 'initStorage')) return false
     return this.rng.chance(0.25) && this.isOpen(t.obj, op.on)
   }
@@ -604,6 +625,7 @@ class Fuzzer {
   fingerprint(obj, on) {
     if (on === 'Store') {
       if (obj.training) return this.fingerprint(obj.training, 'TrainingStore')
+      if (obj.settings) return this.fingerprint(obj.settings, 'SettingsStore')
       return obj.worktrees ? this.fingerprint(obj.worktrees, 'WorktreeStore') : obj.chats ? this.fingerprint(obj.chats, 'ChatStore') : obj.conversations ? this.fingerprint(obj.conversations, 'ConversationStore') : this.fingerprint(obj.agents, 'AgentSessionStore')
     }
     if (on === 'ChatStore') {
@@ -627,6 +649,8 @@ class Fuzzer {
         return json(out)
       }
       if (on === 'WorktreeStore') return json([obj.listSessions(), obj.stats(), WORKSPACES.map((w) => obj.getAllSessions(w))])
+      if (on === 'SettingsStore') return json([obj.exportAll(), obj.usage()])
+      if (on === 'RecoveryStore') return json(obj.check({ maxAgeMs: 2 ** 53 - 1 }))
       if (on === 'ConversationStore') {
         const sessions = obj.listSessions()
         return json([sessions, sessions.map((x) => [obj.listMessages(x.id), obj.getBranches(x.id)]), CONVERSATIONS.map((id) => obj.getSession(id))])
@@ -670,6 +694,7 @@ class Fuzzer {
       else if (kind === 'worktrees') s.worktrees.listSessions()
       else if (kind === 'chats') s.chats.listSessions(PROJECTS[0]).forEach((x) => s.chats.listMessages(x.id, { withParts: true }))
       else if (kind === 'conversations') s.conversations.listSessions().forEach((x) => s.conversations.listMessages(x.id))
+      else if (kind === 'settings') s.settings.list().forEach((e) => s.settings.get(e.key))
       else s.agents.getAll()
       s.close()
     }

@@ -1,7 +1,8 @@
 'use strict'
 // Every function of stowage's JS surface with the types of its parameters. `on` names what the
 // function is called on: `module` (the package exports), `Store`, `TrainingStore`,
-// `AgentSessionStore`, `AgentRunStore`, `WorktreeStore`, `ChatStore`, `ConversationStore` (instances), or the objects the factories return
+// `AgentSessionStore`, `AgentRunStore`, `WorktreeStore`, `ChatStore`, `ConversationStore`, `SettingsStore`,
+// `RecoveryStore` (instances), or the objects the factories return
 // (`SessionStore`, `RunStore`, which have the methods of the agents classes plus `close`).
 // `kind` says how a module-level function behaves before `initStorage`: a `write` throws
 // ERR_NOT_READY, a `read` returns the original's empty answer.
@@ -139,11 +140,25 @@ agentsOptionFields.transitions.check = (t) => {
 }
 const agentsOption = T.optObj(agentsOptionFields, maybe(fieldsGen(agentsOptionFields), 0.3))
 /** A store name: another string is ERR_INVALID_ARG (checked item by item with the types). */
-const storeName = { check: (t) => (t.k !== 'string' ? TYPE : ['training', 'agents', 'worktrees', 'chats', 'conversations'].includes(t.v) ? OK : INVALID) }
+const storeName = { check: (t) => (t.k !== 'string' ? TYPE : ['training', 'agents', 'worktrees', 'chats', 'conversations', 'settings'].includes(t.v) ? OK : INVALID) }
 const autoVacuum = { gen: maybe(pick(['none', 'full', 'incremental']), 0.2), check: (t) => (nullish(t) ? OK : t.k !== 'string' ? TYPE : ['none', 'full', 'incremental'].includes(t.v.toLowerCase()) ? OK : INVALID) }
-/** `openStore`'s options: a store's own options (`agents`) are read only when it is requested. */
+/** `options.settings`: a namespace and a quota (an integer of at least 1). */
+const settingsOptionFields = {
+  namespace: T.optStr(maybe(pick(['sidepanel.', 'other.', '']))),
+  maxBytes: {
+    gen: maybe((g) => n(g.rng.pick([1, 300, 5000])), 0.4),
+    check: (t) => {
+      if (nullish(t)) return OK
+      if (t.k === 'number') return Number.isInteger(t.v) && t.v >= 1 && t.v <= 2 ** 53 - 1 ? OK : RANGE
+      if (t.k === 'bigint') return t.v >= 1 && t.v <= 2 ** 53 - 1 ? OK : RANGE
+      return TYPE
+    },
+  },
+}
+const settingsOption = T.optObj(settingsOptionFields, maybe(fieldsGen(settingsOptionFields), 0.5))
+/** `openStore`'s options: a store's own options (`agents`, `settings`) are read only when it is requested. */
 const storeOptions = (() => {
-  const o = T.optObj({ stores: T.optArrayOf(storeName), autoVacuum, agents: agentsOption })
+  const o = T.optObj({ stores: T.optArrayOf(storeName), autoVacuum, agents: agentsOption, settings: settingsOption })
   const requested = (t) => {
     const stores = t.f && t.f.stores
     return nullish(stores || undef()) ? ['training'] : stores.k === 'array' ? stores.items.map((i) => i.v) : []
@@ -153,7 +168,8 @@ const storeOptions = (() => {
     check: (t) => {
       if (nullish(t) || !isObject(t)) return o.check(t)
       const flags = check(T.optArrayOf(storeName), (t.f && t.f.stores) || undef()) | check(autoVacuum, (t.f && t.f.autoVacuum) || undef())
-      return requested(t).includes('agents') ? flags | check(agentsOption, (t.f && t.f.agents) || undef()) : flags
+      const own = (name, type) => (requested(t).includes(name) ? check(type, (t.f && t.f[name]) || undef()) : OK)
+      return flags | own('agents', agentsOption) | own('settings', settingsOption)
     },
   }
 })()
@@ -560,6 +576,53 @@ const conversations = [
   { name: 'restoreArchiveAsync', async: true, params: [p('file', T.path(path('archive'))), p('options', options({ onProgress: progress }))] },
 ]
 
+const SETTING_KEYS = ['theme', 'layout', 'recent.sessions', 'recent.searches', 'ünï 😀']
+/** A setting's key: a non-empty string. */
+const settingKey = { gen: (g) => (g.rng.chance(0.9) ? s(g.rng.pick(SETTING_KEYS)) : g.v.string()), check: (t) => (t.k === 'string' && t.v !== '' ? OK : TYPE) }
+/** A setting's value: mostly a list (as the recent lists are), else any value. */
+const settingValue = jsonValue((g) => (g.rng.chance(0.6) ? arrayGen(text, 14)(g) : g.v.any(1)))
+/** `importAll`'s values: each own enumerable value is a JSON value; an empty key is ERR_INVALID_ARG. */
+const settingValues = {
+  gen: (g) => {
+    const f = {}
+    for (let i = g.rng.int(4); i > 0; i--) f[g.rng.pick(SETTING_KEYS)] = settingValue.gen(g)
+    return g.v.fromFields(f)
+  },
+  check: (t) => {
+    if (!isObject(t)) return TYPE
+    if (t.hostile || t.foreign) return UNKNOWN
+    if (t.k === 'typed') return t.ta.startsWith('Big') && t.len > 0 ? TYPE : OK
+    if (t.k !== 'object') return OK
+    const f = t.f || {}
+    return Object.values(f).reduce((acc, v) => acc | jsonCheck(v, true), OK) | (Object.hasOwn(f, '') ? INVALID : OK)
+  },
+}
+const settings = [
+  { name: 'get', params: [p('key', settingKey), p('defaultValue', T.any(maybe((g) => g.v.any(1))))] },
+  { name: 'set', params: [p('key', settingKey), p('value', settingValue)] },
+  { name: 'remove', params: [p('key', settingKey)] },
+  { name: 'list', params: [p('prefix', T.optStr(maybe(pick(['recent.', 'the', '']))))] },
+  { name: 'exportAll', params: [] },
+  { name: 'importAll', params: [p('values', settingValues)] },
+  { name: 'usage', params: [] },
+]
+/** Milliseconds of `autosave`: a finite number from `min` to 2^31-1, or absent. */
+const millis = (min, gen) => ({ gen, check: (t) => (nullish(t) ? OK : t.k !== 'number' ? TYPE : Number.isFinite(t.v) && t.v >= min && t.v <= 2 ** 31 - 1 ? OK : RANGE) })
+const autosaveOptions = {
+  intervalMs: millis(1, maybe((g) => n(g.rng.pick([1, 50, 30_000, 0, -1, Infinity])))),
+  debounceMs: millis(0, maybe((g) => n(g.rng.pick([0, 5, 5000, -1, NaN])))),
+  onError: T.optFn(maybe(() => tag(() => {}, 'onError noop', 'function'))),
+}
+const recovery = [
+  { name: 'save', params: [p('state', settingValue)] },
+  { name: 'check', params: [p('options', options({ maxAgeMs: count(0, maybe((g) => n(g.rng.pick([0, 1000, 1800000, -1]))))}))] },
+  { name: 'clear', params: [] },
+  {
+    name: 'autosave',
+    params: [p('getState', { gen: (g) => tag(() => ({ at: g.stats.calls }), 'getState', 'function'), check: (t) => (t.k === 'function' ? OK : TYPE) }), p('options', options(autosaveOptions))],
+  },
+]
+
 /** `syncToMlflow`'s options: a server on a loopback port where nothing listens (the discard
  * port), so a push fails at once with ERR_MLFLOW_UNREACHABLE after at most one quick retry. */
 const rangeInt = (min, max, gen) => ({ gen, check: (t) => (nullish(t) ? OK : t.k !== 'number' ? TYPE : Number.isInteger(t.v) && t.v >= min && t.v <= max ? OK : RANGE) })
@@ -603,10 +666,10 @@ const moduleOnly = [
     params: [p('path', T.path()), p('options', storeOptions)],
     // A path of a file of the kind the options ask for (and now and then of the other kind).
     genArgs: (g) => {
-      const kind = g.rng.weighted([[6, 'training'], [2, 'agents'], [2, 'worktrees'], [2, 'chats'], [1, 'conversations']])
-      const own = { training: 'trainingDb', agents: 'agentsDb', worktrees: 'worktreesDb', chats: 'chatsDb', conversations: 'conversationsDb' }[kind]
-      const file = g.path(g.rng.chance(0.9) ? own : g.rng.pick(['trainingDb', 'agentsDb', 'worktreesDb', 'chatsDb', 'conversationsDb']))
-      const opts = kind === 'training' && g.rng.chance(0.5) ? undef() : g.v.fromFields({ stores: tag([kind], `['${kind}']`, 'array', { items: [s(kind)] }), ...(kind === 'agents' && g.rng.chance(0.3) ? { agents: agentsOption.gen(g) } : {}), ...(g.rng.chance(0.2) ? { autoVacuum: autoVacuum.gen(g) } : {}) })
+      const kind = g.rng.weighted([[6, 'training'], [2, 'agents'], [2, 'worktrees'], [2, 'chats'], [1, 'conversations'], [1, 'settings']])
+      const own = { training: 'trainingDb', agents: 'agentsDb', worktrees: 'worktreesDb', chats: 'chatsDb', conversations: 'conversationsDb', settings: 'settingsDb' }[kind]
+      const file = g.path(g.rng.chance(0.9) ? own : g.rng.pick(['trainingDb', 'agentsDb', 'worktreesDb', 'chatsDb', 'conversationsDb', 'settingsDb']))
+      const opts = kind === 'training' && g.rng.chance(0.5) ? undef() : g.v.fromFields({ stores: tag([kind], `['${kind}']`, 'array', { items: [s(kind)] }), ...(kind === 'agents' && g.rng.chance(0.3) ? { agents: agentsOption.gen(g) } : {}), ...(kind === 'settings' && g.rng.chance(0.5) ? { settings: settingsOption.gen(g) } : {}), ...(g.rng.chance(0.2) ? { autoVacuum: autoVacuum.gen(g) } : {}) })
       return [file, opts]
     },
   },
@@ -638,6 +701,8 @@ const SURFACE = [
   ...worktrees.map((op) => ({ ...op, on: 'WorktreeStore' })),
   ...chats.map((op) => ({ ...op, on: 'ChatStore' })),
   ...conversations.map((op) => ({ ...op, on: 'ConversationStore' })),
+  ...settings.map((op) => ({ ...op, on: 'SettingsStore' })),
+  ...recovery.map((op) => ({ ...op, on: 'RecoveryStore' })),
   ...agents.map((op) => ({ ...op, on: 'SessionStore' })),
   ...agentRuns.map((op) => ({ ...op, on: 'RunStore' })),
   { name: 'close', on: 'SessionStore', params: [] },

@@ -6,7 +6,8 @@
 //! [`Database::agents`] the agents store (overstory's `sessions.db`), [`Database::worktrees`]
 //! the worktrees store (AIT42 Editor's `ait42-session`), [`Database::chats`] the chats store
 //! (etcode's `etcode.db`), [`Database::conversations`] the conversations store (the opencode
-//! sidepanel's chats).
+//! sidepanel's chats), [`Database::settings`] and [`Database::recovery`] the settings store (the
+//! sidepanel's localStorage layer and crash-recovery slot).
 //!
 //! ```
 //! use stowage_core::{Database, OpenOptions};
@@ -26,6 +27,7 @@ pub mod chats;
 pub mod conversations;
 pub mod engine;
 pub mod jsnum;
+pub mod settings;
 pub mod stores;
 pub mod training;
 pub mod worktrees;

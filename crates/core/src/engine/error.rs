@@ -95,6 +95,9 @@ pub enum Error {
     /// not holding the stores the file was opened with); the live file was not touched.
     #[error("{0}")]
     BackupInvalid(String),
+    /// A write would take a store past the quota it was opened with; nothing was written.
+    #[error("{0}")]
+    QuotaExceeded(String),
 }
 
 /// Result alias used throughout stowage-core.
@@ -122,6 +125,7 @@ impl Error {
             Error::SearchSyntax(_) => "ERR_SEARCH_SYNTAX",
             Error::ArchiveInvalid(_) => "ERR_ARCHIVE_INVALID",
             Error::BackupInvalid(_) => "ERR_BACKUP_INVALID",
+            Error::QuotaExceeded(_) => "ERR_QUOTA_EXCEEDED",
         }
     }
 
