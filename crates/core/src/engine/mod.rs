@@ -8,6 +8,7 @@ pub mod import;
 pub mod json;
 pub mod migrate;
 pub mod registry;
+pub mod retention;
 pub mod rows;
 pub mod time;
 
@@ -478,6 +479,24 @@ impl Database {
             return Err(Error::TransactionOpen("vacuum()"));
         }
         vacuum_on(&self.conn, self.auto_vacuum)
+    }
+
+    /// The retention policies of the stores this file was opened with, in their order.
+    pub fn retention_policies(&self) -> Vec<retention::Policy> {
+        self.stores.iter().flat_map(|s| s.retention(self)).collect()
+    }
+
+    /// Deletes what every hosted store's retention policies let expire at `now_ms` (milliseconds
+    /// since the epoch), oldest first in short transactions ([`retention::apply`]), and returns
+    /// the rows deleted per policy. Never runs `VACUUM`. Not inside a transaction
+    /// (`ERR_TRANSACTION_OPEN`), whose lock it would hold throughout.
+    pub fn apply_retention(&self, now_ms: i64) -> Result<Vec<retention::Deleted>> {
+        if self.depth.get() > 0 {
+            return Err(Error::TransactionOpen("applyRetention()"));
+        }
+        retention::apply(&self.conn, &self.retention_policies(), now_ms, &mut |_| {
+            Ok(())
+        })
     }
 
     /// Writes a consistent, compacted single-file copy of the database to `target` (which must
