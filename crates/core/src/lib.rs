@@ -6,7 +6,8 @@
 //! [`Database::agents`] the agents store (overstory's `sessions.db`), [`Database::worktrees`]
 //! the worktrees store (AIT42 Editor's `ait42-session`), [`Database::chats`] the chats store
 //! (etcode's `etcode.db`), [`Database::conversations`] the conversations store (the opencode
-//! sidepanel's chats).
+//! sidepanel's chats), [`Database::history`] the history store (its snapshots, recordings and
+//! analytics).
 //!
 //! ```
 //! use stowage_core::{Database, OpenOptions};
@@ -25,6 +26,7 @@ pub mod agents;
 pub mod chats;
 pub mod conversations;
 pub mod engine;
+pub mod history;
 pub mod jsnum;
 pub mod stores;
 pub mod training;

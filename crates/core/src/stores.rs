@@ -13,6 +13,7 @@ pub static ALL: &[&dyn StoreDef] = &[
     &crate::worktrees::schema::STORE,
     &crate::chats::schema::STORE,
     &crate::conversations::schema::STORE,
+    &crate::history::schema::STORE,
 ];
 
 /// The store named `name`.
@@ -100,7 +101,7 @@ mod tests {
         assert_eq!(err.code(), "ERR_INVALID_ARG");
         assert!(
             err.to_string()
-                .contains("training, agents, worktrees, chats, conversations"),
+                .contains("training, agents, worktrees, chats, conversations, history"),
             "{err}"
         );
     }
