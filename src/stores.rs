@@ -30,6 +30,7 @@ static BINDINGS: &[Binding] = &[
     crate::worktrees::BINDING,
     crate::chats::BINDING,
     crate::conversations::BINDING,
+    crate::history::BINDING,
 ];
 
 /// The binding of the store `store`.
