@@ -229,10 +229,15 @@ describe('applyRetention', () => {
     expect(thrown(() => store.applyRetention({ now: 1.5 }))).toBeInstanceOf(RangeError)
   })
 
-  it('is {} on a file without a store that has a policy', () => {
+  it('is {} on a file without a store that has a policy, and writes nothing when nothing expired', () => {
     const other = openStore(join(root, `t${++n}.sqlite`))
     expect(other.applyRetention()).toEqual({})
     other.close()
+    store.analytics.record({ eventType: 'm' })
+    store.close()
+    store = openStore(file, { stores: ['history'], readOnly: true })
+    expect(store.applyRetention()).toEqual({ snapshots: 0, analytics: 0 })
+    expect(thrown(() => store.applyRetention({ now: Date.now() + 100 * DAY })).code).toBe('SQLITE_READONLY')
   })
 
   it('has an async twin that reports progress per table and stops when the callback throws', async () => {

@@ -440,10 +440,11 @@ impl Store {
     /// store `{ snapshots, analytics }` (unstarred snapshots older than 30 days, analytics
     /// events older than 90, or what `options.history` sets); `{}` for a file without a store
     /// that has a policy. A row exactly at the cutoff is kept. Rows go oldest first, in short
-    /// transactions (about 10 ms each, with a pause between them), so other writers, in this
-    /// process or another, wait little; if a call fails or the process is killed midway, what
-    /// was deleted is the oldest expired rows, and a new call deletes the rest. `VACUUM` never
-    /// runs (`vacuum()` does that). Inside `transaction(fn)` it is `ERR_TRANSACTION_OPEN`.
+    /// transactions (about 10 ms each, with a pause between them), so a writer in another
+    /// process waits for a chunk, not for the whole run; if a call fails or the process is
+    /// killed midway, what was deleted is the oldest expired rows, and a new call deletes the
+    /// rest. `VACUUM` never runs (`vacuum()` does that). Inside `transaction(fn)` it is
+    /// `ERR_TRANSACTION_OPEN`.
     #[napi(
         catch_unwind,
         ts_args_type = "options?: { now?: number }",

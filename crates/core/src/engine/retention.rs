@@ -6,8 +6,8 @@
 //! [`super::time`]), so a row exactly at the cutoff is kept and one a millisecond older goes, on
 //! the boundary day as on any other. Rows are deleted oldest first, in chunks, each chunk its own
 //! `BEGIN IMMEDIATE` transaction sized to hold the write lock for about [`CHUNK_TARGET`], with a
-//! pause at least as long between chunks, so a writer in another process gets in within a few
-//! of its busy-handler polls. A killed run leaves the expired rows deleted up to the last
+//! pause twice as long as the chunk (at least [`CHUNK_TARGET`]) between chunks, so a writer in
+//! another process gets in within a few of its busy-handler polls. A killed run leaves the expired rows deleted up to the last
 //! committed chunk: a prefix of them, in that order. `VACUUM` is never run.
 
 use std::thread::sleep;
@@ -107,26 +107,9 @@ pub fn apply(
             ts = p.timestamp,
             o = p.order
         );
-        let mut chunk = FIRST_CHUNK;
-        loop {
-            let (rows, held) = write_tx(conn, |c| {
-                let began = Instant::now();
-                let rows = c.prepare_cached(&delete)?.execute(params![cutoff, chunk])?;
-                Ok((rows as i64, began.elapsed()))
-            })?;
-            progress.deleted += rows as u64;
-            report(&progress)?;
-            if rows < chunk {
-                break;
-            }
-            chunk = if held < CHUNK_TARGET / 2 {
-                (chunk * 2).min(MAX_CHUNK)
-            } else if held > CHUNK_TARGET {
-                (chunk / 2).max(MIN_CHUNK)
-            } else {
-                chunk
-            };
-            sleep(held.max(CHUNK_TARGET));
+        // Nothing expired: no write lock is taken (so a store opened read-only may call it).
+        if total > 0 {
+            delete_in_chunks(conn, &delete, &cutoff, &mut progress, report)?;
         }
         out.push(Deleted {
             table: p.table,
@@ -134,6 +117,38 @@ pub fn apply(
         });
     }
     Ok(out)
+}
+
+/// Runs `delete` (`?1` the cutoff, `?2` the chunk's size) in chunks until one comes up short,
+/// counting the rows in `progress` and reporting after each.
+fn delete_in_chunks(
+    conn: &Connection,
+    delete: &str,
+    cutoff: &str,
+    progress: &mut Progress,
+    report: &mut dyn FnMut(&Progress) -> Result<()>,
+) -> Result<()> {
+    let mut chunk = FIRST_CHUNK;
+    loop {
+        let (rows, held) = write_tx(conn, |c| {
+            let began = Instant::now();
+            let rows = c.prepare_cached(delete)?.execute(params![cutoff, chunk])?;
+            Ok((rows as i64, began.elapsed()))
+        })?;
+        progress.deleted += rows as u64;
+        report(progress)?;
+        if rows < chunk {
+            return Ok(());
+        }
+        chunk = if held < CHUNK_TARGET / 2 {
+            (chunk * 2).min(MAX_CHUNK)
+        } else if held > CHUNK_TARGET {
+            (chunk / 2).max(MIN_CHUNK)
+        } else {
+            chunk
+        };
+        sleep((held * 2).max(CHUNK_TARGET));
+    }
 }
 
 #[cfg(test)]
