@@ -4,9 +4,8 @@
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use super::{missing, History};
-use crate::conversations::NEW_ID;
-use crate::engine::time::now_iso;
-use crate::engine::{json, Error, Result};
+use crate::engine::time::iso_from_ms;
+use crate::engine::{json, now_ms, Error, Result};
 
 /// The kinds of snapshot spec 37 names.
 const SNAPSHOT_TYPES: [&str; 3] = ["auto", "manual", "system"];
@@ -78,6 +77,12 @@ impl NewSnapshot {
     }
 }
 
+/// The SQL of a new snapshot id: 32 lowercase hex digits, the first 12 the creation time in
+/// milliseconds (`?9`), the rest random. Ids in time order keep the primary key's index writes
+/// at its end, and the cap's deletions at its start: pages that stay cached however many
+/// snapshots there are (random ids would touch a random page of the index for each).
+const TIME_ORDERED_ID: &str = "printf('%012x', ?9) || lower(hex(randomblob(10)))";
+
 const LIST_COLUMNS: &str =
     "id, timestamp, type, trigger, description, starred, size_bytes, summary_json";
 
@@ -99,13 +104,14 @@ impl History<'_> {
                  (options.history.maxSnapshotBytes)"
             )));
         }
-        let now = now_iso();
+        let ms = now_ms();
+        let now = iso_from_ms(ms);
         let id = self.write(|c| {
             evict(c, total_on(c)? + size - cap)?;
             Ok(c.prepare_cached(&format!(
                 "INSERT INTO snapshots (id, timestamp, type, trigger, description, starred,
                    size_bytes, state_json, summary_json, seq)
-                 VALUES ({NEW_ID}, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8,
+                 VALUES ({TIME_ORDERED_ID}, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8,
                    (SELECT coalesce(max(seq), 0) + 1 FROM snapshots))
                  RETURNING id"
             ))?
@@ -118,7 +124,8 @@ impl History<'_> {
                     s.starred,
                     size,
                     s.state,
-                    s.summary
+                    s.summary,
+                    ms
                 ],
                 |r| r.get::<_, String>(0),
             )?)
@@ -330,6 +337,10 @@ pub(crate) mod tests {
         })?;
         assert_eq!(made.size_bytes, 25 + 3 + 27 + 2);
         assert_eq!(made.timestamp.len(), 24);
+        let ms = crate::engine::time::ms_from_iso(&made.timestamp).unwrap();
+        assert_eq!(made.id.len(), 32);
+        assert_eq!(i64::from_str_radix(&made.id[..12], 16).ok(), Some(ms));
+        assert!(made.id.chars().all(|c| c.is_ascii_hexdigit()));
         assert_eq!(h.get_snapshot(&made.id)?.as_ref(), Some(&made));
         let second = h.create_snapshot(&snapshot("later", 10))?;
         let listed = h.list_snapshots(&ListSnapshots::default())?;
