@@ -109,6 +109,25 @@ describe('snapshots', () => {
   })
 })
 
+describe('the cap in a transaction', () => {
+  it('is undone with it: a rolled-back create leaves the snapshots it evicted, and the total', () => {
+    store.close()
+    store = open({ maxSnapshotBytes: 500 })
+    const s = store.snapshots
+    s.create(sized('a', 250))
+    s.create(sized('b', 250))
+    const boom = new Error('no')
+    expect(thrown(() => store.transaction(() => {
+      s.create(sized('c', 250))
+      expect(names(s)).toEqual(['c', 'b'])
+      throw boom
+    }))).toBe(boom)
+    expect(names(s)).toEqual(['b', 'a'])
+    expect(s.totalBytes()).toBe(500)
+    expect(summed()).toBe(500)
+  })
+})
+
 describe('recordings', () => {
   it('are created, read back with their events, listed newest first by session, deleted', () => {
     const r = store.recordings
