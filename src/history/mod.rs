@@ -27,20 +27,11 @@ pub(crate) const BINDING: Binding = Binding {
     store: "history",
     config: Some(config),
     members: |env, handle| {
-        let handle = || handle.clone();
+        let own = || handle.clone();
         Ok(vec![
-            (
-                "snapshots",
-                member(env, SnapshotStore { handle: handle() })?,
-            ),
-            (
-                "recordings",
-                member(env, RecordingStore { handle: handle() })?,
-            ),
-            (
-                "analytics",
-                member(env, AnalyticsStore { handle: handle() })?,
-            ),
+            ("snapshots", member(env, SnapshotStore { handle: own() })?),
+            ("recordings", member(env, RecordingStore { handle: own() })?),
+            ("analytics", member(env, AnalyticsStore { handle: own() })?),
         ])
     },
 };
