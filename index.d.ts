@@ -147,6 +147,8 @@ export interface StoreMembers {
   conversations: { readonly conversations: ConversationStore }
   /** The sidepanel's localStorage layer (namespaced JSON settings) and its crash-recovery slot. */
   settings: { readonly settings: SettingsStore; readonly recovery: RecoveryStore }
+  /** The opencode sidepanel's snapshots, recordings and usage analytics. */
+  history: { readonly snapshots: SnapshotStore; readonly recordings: RecordingStore; readonly analytics: AnalyticsStore }
 }
 
 /** The name of a store this build implements. */
@@ -201,6 +203,19 @@ export interface OpenStoreOptions<S extends StoreName = StoreName> {
   agents?: AgentsOptions
   /** The settings store's namespace and quota. */
   settings?: SettingsOptions
+  /** The history store's snapshot cap and retention; each part given replaces its default. */
+  history?: HistoryOptions
+}
+
+/** `openStore`'s `options.history`. */
+export interface HistoryOptions {
+  /** The snapshots' size cap in bytes (default 104,857,600: 100 MiB): a `snapshots.create` that
+   * would pass it deletes the oldest unstarred snapshots first. An integer of at least 1. */
+  maxSnapshotBytes?: number
+  /** Days an unstarred snapshot is kept by `applyRetention` (default 30); `Infinity`: forever. */
+  snapshotRetentionDays?: number
+  /** Days an analytics event is kept by `applyRetention` (default 90); `Infinity`: forever. */
+  analyticsRetentionDays?: number
 }
 
 type UnionToIntersection<U> = (U extends unknown ? (u: U) => void : never) extends (i: infer I) => void ? I : never
@@ -682,6 +697,139 @@ export interface ConversationArchiveExport {
 export interface ArchiveProgress {
   phase: 'read' | 'write' | 'validate' | 'restore' | 'commit'
   done: number
+  total: number
+}
+
+/** A state snapshot of the history store. Timestamps are ISO 8601 text
+ * (`2026-05-01T12:00:00.000Z`). */
+export interface Snapshot {
+  id: string
+  timestamp: string
+  type: 'auto' | 'manual' | 'system'
+  /** What caused it (parsed JSON). */
+  trigger: unknown
+  description: string | null
+  /** A starred snapshot is never deleted by the size cap or by retention. */
+  starred: boolean
+  /** UTF-8 bytes of its state, summary, trigger and description as stored: what the cap counts. */
+  sizeBytes: number
+  /** Parsed JSON. */
+  state: unknown
+  /** Parsed JSON. */
+  summary: unknown
+}
+
+/** A snapshot as `snapshots.list` returns it: without its `state`. */
+export type SnapshotSummary = Omit<Snapshot, 'state'>
+
+/** What `snapshots.create` takes. */
+export interface NewSnapshot {
+  type: 'auto' | 'manual' | 'system'
+  /** Any JSON value. */
+  trigger: unknown
+  description?: string | null
+  /** Any JSON value. */
+  state: unknown
+  /** Any JSON value. */
+  summary: unknown
+  /** Default `false`. */
+  starred?: boolean
+}
+
+/** A session recording of the history store. */
+export interface Recording {
+  id: string
+  sessionId: string
+  title: string
+  createdAt: string
+  /** Milliseconds. */
+  duration: number
+  /** The recorded events (parsed JSON). */
+  events: unknown[]
+  snapshots: unknown[] | null
+  metadata: unknown
+}
+
+/** A recording as `recordings.list` returns it: without its `events`. */
+export type RecordingSummary = Omit<Recording, 'events'>
+
+/** What `recordings.create` takes. */
+export interface NewRecording {
+  sessionId: string
+  title: string
+  /** Milliseconds, a non-negative integer. */
+  duration: number
+  events: unknown[]
+  snapshots?: unknown[] | null
+  /** Any JSON value. */
+  metadata?: unknown
+}
+
+/** A usage event of the history store. */
+export interface AnalyticsEvent {
+  id: number
+  timestamp: string
+  eventType: string
+  sessionId: string | null
+  model: string | null
+  promptTokens: number | null
+  completionTokens: number | null
+  cost: number | null
+  durationMs: number | null
+  /** Parsed JSON, or `null`. */
+  metadata: unknown
+}
+
+/** What `analytics.record` takes. */
+export interface NewAnalyticsEvent {
+  eventType: string
+  /** ISO 8601 text as `toISOString()` writes it; default now. */
+  timestamp?: string | null
+  sessionId?: string | null
+  model?: string | null
+  promptTokens?: number | null
+  completionTokens?: number | null
+  cost?: number | null
+  durationMs?: number | null
+  /** Any JSON value. */
+  metadata?: unknown
+}
+
+/** What `analytics.query` counts. */
+export interface AnalyticsQuery {
+  /** Included; ISO 8601 text or epoch milliseconds. Default: the first event. */
+  from?: string | number
+  /** Excluded; ISO 8601 text or epoch milliseconds. Default: after the last event. */
+  to?: string | number
+  eventType?: string
+  sessionId?: string
+  /** One bucket per UTC hour or day that has events; without it, one bucket for the range. */
+  groupBy?: 'hour' | 'day'
+}
+
+/** The events of one bucket of `analytics.query`: their count and sums. */
+export interface AnalyticsBucket {
+  /** The hour's or day's first instant (`2026-05-01T13:00:00.000Z`); `null` without `groupBy`. */
+  start: string | null
+  count: number
+  promptTokens: number
+  completionTokens: number
+  cost: number
+  durationMs: number
+}
+
+/** What `applyRetention` deleted: rows per table of the stores with a retention policy
+ * (`snapshots` and `analytics` for the history store; `{}` for a file without one). */
+export interface RetentionResult {
+  snapshots?: number
+  analytics?: number
+}
+
+/** How far `applyRetentionAsync` is, in rows of `table`: `total` had expired when the table's
+ * turn began. */
+export interface RetentionProgress {
+  table: string
+  deleted: number
   total: number
 }
 
@@ -1289,6 +1437,28 @@ export declare class AgentSessionStore {
   importLegacyJsonAsync(file: string, options?: { onProgress?: (progress: ImportProgress) => void }): Promise<LegacyImportReport>
 }
 
+/**
+ * Usage events (tokens, cost, duration) at their own timestamps, kept 90 days by default
+ * (`options.history.analyticsRetentionDays`), and their counts and sums per hour or per day.
+ */
+export declare class AnalyticsStore {
+  /**
+   * Records an event at its own `timestamp` (ISO 8601 text as `toISOString()` writes it;
+   * default now) and returns it with its `id`. Tokens and `durationMs` are non-negative
+   * integers, `cost` a finite number, not negative; `metadata` any JSON value. Another
+   * timestamp format is `ERR_INVALID_ARG`.
+   */
+  record(event: NewAnalyticsEvent): AnalyticsEvent
+  /**
+   * The count and the sums of `promptTokens`, `completionTokens`, `cost` and `durationMs` of
+   * the events from `from` (included) to `to` (excluded), each ISO 8601 text or epoch
+   * milliseconds (all events by default), of `eventType` and of `sessionId` when given.
+   * `groupBy: 'hour' | 'day'` gives one bucket per UTC hour or day that has events, in time
+   * order, `start` its first instant; without it, one bucket (`start: null`) for the range.
+   */
+  query(options?: AnalyticsQuery): AnalyticsBucket[]
+}
+
 /** etcode's chat sessions, messages, parts, todos and permissions (`store.chats`). */
 export declare class ChatStore {
   /**
@@ -1497,6 +1667,28 @@ export declare class ConversationStore {
 }
 
 /**
+ * Session recordings: their events (a JSON array), snapshot references and metadata, kept
+ * until deleted (retention leaves them).
+ */
+export declare class RecordingStore {
+  /**
+   * Records a recording, created now, and returns it. `events` and `snapshots` are arrays
+   * (at most 1,048,576 items each), `metadata` any JSON value; `duration` (milliseconds) is
+   * a non-negative integer and `sessionId` and `title` are not empty (`ERR_INVALID_ARG`).
+   */
+  create(recording: NewRecording): Recording
+  /** The recording `id` with its `events`, or `null`. */
+  get(id: string): Recording | null
+  /**
+   * Recordings newest first, without their `events` (`get` has them); only those of
+   * `sessionId` when given.
+   */
+  list(options?: { sessionId?: string }): RecordingSummary[]
+  /** Deletes the recording. `ERR_NOT_FOUND` when there is no recording `id`. */
+  delete(id: string): void
+}
+
+/**
  * The crash-recovery slot of the settings store (the sidepanel's `crash.recovery`): one JSON
  * state per namespace, saved only when it changed, offered back by `check` while it is fresh.
  */
@@ -1564,6 +1756,43 @@ export declare class SettingsStore {
    * without one).
    */
   usage(): SettingsUsage
+}
+
+/**
+ * The sidepanel's state snapshots, newest first: `create` deletes the oldest unstarred ones
+ * when the total would pass `options.history.maxSnapshotBytes` (100 MiB by default); starred
+ * ones are never deleted. Timestamps are ISO 8601 text (`2026-05-01T12:00:00.000Z`).
+ */
+export declare class SnapshotStore {
+  /**
+   * Records a snapshot, timestamped now, and returns it with its `sizeBytes` (the UTF-8 bytes
+   * of its state, summary, trigger and description as stored JSON and text). If the total
+   * would pass the cap, the oldest unstarred snapshots are deleted first, in the same
+   * transaction; starred ones never are, so when they alone pass the cap every unstarred one
+   * goes and `totalBytes()` stays above it. A snapshot larger than the cap by itself is
+   * `ERR_INVALID_ARG`; a `type` other than `'auto'`, `'manual'` or `'system'` too.
+   */
+  create(snapshot: NewSnapshot): Snapshot
+  /** The snapshot `id` with its `state`, or `null`. */
+  get(id: string): Snapshot | null
+  /**
+   * Snapshots newest first, without their `state` (`get` has it): `starred: true`/`false`
+   * keeps only starred or unstarred ones (both by default); `limit` and `offset` page the
+   * list.
+   */
+  list(options?: { starred?: boolean; limit?: number; offset?: number }): SnapshotSummary[]
+  /**
+   * Stars (`true`) or unstars (`false`) the snapshot: a starred one is never deleted by the
+   * cap or by retention. `ERR_NOT_FOUND` when there is no snapshot `id`.
+   */
+  star(id: string, starred: boolean): void
+  /** Deletes the snapshot, starred or not. `ERR_NOT_FOUND` when there is no snapshot `id`. */
+  delete(id: string): void
+  /**
+   * The snapshots' total `sizeBytes`, read from a running total kept in every write's
+   * transaction (no scan).
+   */
+  totalBytes(): number
 }
 
 /** One open SQLite file and the stores it hosts. Create it with `openStore`. */
@@ -1651,6 +1880,28 @@ export declare class Store {
    * memory (`ERR_INVALID_ARG`) or opened read-only (`ERR_READ_ONLY`).
    */
   restoreFrom(path: string, options?: { keepPreRestore?: boolean }): { bytes: number; preRestore: string | null }
+  /**
+   * Deletes what the retention policies of the file's stores let expire at `now` (epoch
+   * milliseconds, default the clock), and returns the rows deleted per table: for the history
+   * store `{ snapshots, analytics }` (unstarred snapshots older than 30 days, analytics
+   * events older than 90, or what `options.history` sets); `{}` for a file without a store
+   * that has a policy. A row exactly at the cutoff is kept. Rows go oldest first, in short
+   * transactions (about 10 ms each, with a pause between them), so a writer in another
+   * process waits for a chunk, not for the whole run; if a call fails or the process is
+   * killed midway, what was deleted is the oldest expired rows, and a new call deletes the
+   * rest. `VACUUM` never runs (`vacuum()` does that). Inside `transaction(fn)` it is
+   * `ERR_TRANSACTION_OPEN`.
+   */
+  applyRetention(options?: { now?: number }): RetentionResult
+  /**
+   * `applyRetention` off the JS thread, on a connection of its own; the store stays usable
+   * meanwhile. `options.onProgress({ table, deleted, total })` is called on the JS thread
+   * before each table's first chunk and after every chunk (`total`: the rows that had
+   * expired when the table's turn began); if it throws, the run stops there (what was
+   * deleted stays deleted) and the promise rejects with what it threw. A store in memory, or
+   * opened read-only, is refused (`ERR_INVALID_ARG`, `ERR_READ_ONLY`).
+   */
+  applyRetentionAsync(options?: { now?: number; onProgress?: (progress: RetentionProgress) => void }): Promise<RetentionResult>
   /**
    * Closes the file (SQLite folds the WAL back in). Later calls on this store, or on its
    * members, throw `ERR_CLOSED`; closing twice does nothing.

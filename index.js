@@ -11,7 +11,7 @@ const fs = require('node:fs')
 const path = require('node:path')
 const native = require('./native.js').loadBinding()
 
-const { openStore, knownStores, rotateBackups, Store, TrainingStore, AgentSessionStore, AgentRunStore, WorktreeStore, ChatStore, ConversationStore, SettingsStore, RecoveryStore, workspaceHash, __napiBindingTarget } = native
+const { openStore, knownStores, rotateBackups, Store, TrainingStore, AgentSessionStore, AgentRunStore, WorktreeStore, ChatStore, ConversationStore, SettingsStore, RecoveryStore, SnapshotStore, RecordingStore, AnalyticsStore, workspaceHash, __napiBindingTarget } = native
 
 /** The binding's classes: every export that is a constructor with methods. */
 const classes = Object.values(native).filter((v) => typeof v === 'function' && /^[A-Z]/.test(v.name) && v.prototype)
@@ -564,6 +564,9 @@ module.exports = {
   ConversationStore,
   SettingsStore,
   RecoveryStore,
+  SnapshotStore,
+  RecordingStore,
+  AnalyticsStore,
   createSessionStore,
   createRunStore,
   openSessionStore,

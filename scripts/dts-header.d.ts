@@ -147,6 +147,8 @@ export interface StoreMembers {
   conversations: { readonly conversations: ConversationStore }
   /** The sidepanel's localStorage layer (namespaced JSON settings) and its crash-recovery slot. */
   settings: { readonly settings: SettingsStore; readonly recovery: RecoveryStore }
+  /** The opencode sidepanel's snapshots, recordings and usage analytics. */
+  history: { readonly snapshots: SnapshotStore; readonly recordings: RecordingStore; readonly analytics: AnalyticsStore }
 }
 
 /** The name of a store this build implements. */
@@ -201,6 +203,19 @@ export interface OpenStoreOptions<S extends StoreName = StoreName> {
   agents?: AgentsOptions
   /** The settings store's namespace and quota. */
   settings?: SettingsOptions
+  /** The history store's snapshot cap and retention; each part given replaces its default. */
+  history?: HistoryOptions
+}
+
+/** `openStore`'s `options.history`. */
+export interface HistoryOptions {
+  /** The snapshots' size cap in bytes (default 104,857,600: 100 MiB): a `snapshots.create` that
+   * would pass it deletes the oldest unstarred snapshots first. An integer of at least 1. */
+  maxSnapshotBytes?: number
+  /** Days an unstarred snapshot is kept by `applyRetention` (default 30); `Infinity`: forever. */
+  snapshotRetentionDays?: number
+  /** Days an analytics event is kept by `applyRetention` (default 90); `Infinity`: forever. */
+  analyticsRetentionDays?: number
 }
 
 type UnionToIntersection<U> = (U extends unknown ? (u: U) => void : never) extends (i: infer I) => void ? I : never
@@ -682,6 +697,139 @@ export interface ConversationArchiveExport {
 export interface ArchiveProgress {
   phase: 'read' | 'write' | 'validate' | 'restore' | 'commit'
   done: number
+  total: number
+}
+
+/** A state snapshot of the history store. Timestamps are ISO 8601 text
+ * (`2026-05-01T12:00:00.000Z`). */
+export interface Snapshot {
+  id: string
+  timestamp: string
+  type: 'auto' | 'manual' | 'system'
+  /** What caused it (parsed JSON). */
+  trigger: unknown
+  description: string | null
+  /** A starred snapshot is never deleted by the size cap or by retention. */
+  starred: boolean
+  /** UTF-8 bytes of its state, summary, trigger and description as stored: what the cap counts. */
+  sizeBytes: number
+  /** Parsed JSON. */
+  state: unknown
+  /** Parsed JSON. */
+  summary: unknown
+}
+
+/** A snapshot as `snapshots.list` returns it: without its `state`. */
+export type SnapshotSummary = Omit<Snapshot, 'state'>
+
+/** What `snapshots.create` takes. */
+export interface NewSnapshot {
+  type: 'auto' | 'manual' | 'system'
+  /** Any JSON value. */
+  trigger: unknown
+  description?: string | null
+  /** Any JSON value. */
+  state: unknown
+  /** Any JSON value. */
+  summary: unknown
+  /** Default `false`. */
+  starred?: boolean
+}
+
+/** A session recording of the history store. */
+export interface Recording {
+  id: string
+  sessionId: string
+  title: string
+  createdAt: string
+  /** Milliseconds. */
+  duration: number
+  /** The recorded events (parsed JSON). */
+  events: unknown[]
+  snapshots: unknown[] | null
+  metadata: unknown
+}
+
+/** A recording as `recordings.list` returns it: without its `events`. */
+export type RecordingSummary = Omit<Recording, 'events'>
+
+/** What `recordings.create` takes. */
+export interface NewRecording {
+  sessionId: string
+  title: string
+  /** Milliseconds, a non-negative integer. */
+  duration: number
+  events: unknown[]
+  snapshots?: unknown[] | null
+  /** Any JSON value. */
+  metadata?: unknown
+}
+
+/** A usage event of the history store. */
+export interface AnalyticsEvent {
+  id: number
+  timestamp: string
+  eventType: string
+  sessionId: string | null
+  model: string | null
+  promptTokens: number | null
+  completionTokens: number | null
+  cost: number | null
+  durationMs: number | null
+  /** Parsed JSON, or `null`. */
+  metadata: unknown
+}
+
+/** What `analytics.record` takes. */
+export interface NewAnalyticsEvent {
+  eventType: string
+  /** ISO 8601 text as `toISOString()` writes it; default now. */
+  timestamp?: string | null
+  sessionId?: string | null
+  model?: string | null
+  promptTokens?: number | null
+  completionTokens?: number | null
+  cost?: number | null
+  durationMs?: number | null
+  /** Any JSON value. */
+  metadata?: unknown
+}
+
+/** What `analytics.query` counts. */
+export interface AnalyticsQuery {
+  /** Included; ISO 8601 text or epoch milliseconds. Default: the first event. */
+  from?: string | number
+  /** Excluded; ISO 8601 text or epoch milliseconds. Default: after the last event. */
+  to?: string | number
+  eventType?: string
+  sessionId?: string
+  /** One bucket per UTC hour or day that has events; without it, one bucket for the range. */
+  groupBy?: 'hour' | 'day'
+}
+
+/** The events of one bucket of `analytics.query`: their count and sums. */
+export interface AnalyticsBucket {
+  /** The hour's or day's first instant (`2026-05-01T13:00:00.000Z`); `null` without `groupBy`. */
+  start: string | null
+  count: number
+  promptTokens: number
+  completionTokens: number
+  cost: number
+  durationMs: number
+}
+
+/** What `applyRetention` deleted: rows per table of the stores with a retention policy
+ * (`snapshots` and `analytics` for the history store; `{}` for a file without one). */
+export interface RetentionResult {
+  snapshots?: number
+  analytics?: number
+}
+
+/** How far `applyRetentionAsync` is, in rows of `table`: `total` had expired when the table's
+ * turn began. */
+export interface RetentionProgress {
+  table: string
+  deleted: number
   total: number
 }
 

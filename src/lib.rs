@@ -8,6 +8,7 @@ mod agents;
 mod chats;
 mod conversations;
 mod handle;
+mod history;
 mod import;
 mod job;
 mod js;

@@ -10,11 +10,13 @@ use std::path::Path;
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 use stowage_core::engine::backup::{self, Copied};
+use stowage_core::engine::retention::{self, Deleted, Progress as RetentionProgress};
 use stowage_core::engine::rotate;
-use stowage_core::engine::{connect, vacuum_on, AutoVacuum, CheckpointMode};
+use stowage_core::engine::{connect, now_ms, vacuum_on, AutoVacuum, CheckpointMode};
 use stowage_core::{stores, Database, OpenOptions, StoreDef};
 
 use crate::handle::Handle;
+use crate::job::Event;
 use crate::js::{At, Js, Raw, Val};
 
 /// One open SQLite file and the stores it hosts. Create it with `openStore`.
@@ -88,6 +90,48 @@ pub struct CheckpointResult {
     pub log_frames: i64,
     /// Frames copied back into the database file (-1 when not in WAL mode).
     pub checkpointed_frames: i64,
+}
+
+impl Event for RetentionProgress {
+    /// `{ table, deleted, total }`.
+    fn to_js(&self, js: Js) -> Result<Val> {
+        let o = js.object_new()?;
+        js.set_named(o, "table", js.string(self.table)?)?;
+        js.set_named(o, "deleted", js.number(self.deleted as f64)?)?;
+        js.set_named(o, "total", js.number(self.total as f64)?)?;
+        Ok(o)
+    }
+}
+
+/// `{ <table>: rows deleted, … }`.
+fn deleted_object(js: Js, deleted: &[Deleted]) -> Result<Val> {
+    let o = js.object_new()?;
+    for d in deleted {
+        js.set_named(o, d.table, js.number(d.rows as f64)?)?;
+    }
+    Ok(o)
+}
+
+/// `options.now` of `applyRetention`: epoch milliseconds, default the clock.
+fn retention_now(js: Js, f: &str, options: Val) -> Result<i64> {
+    if js.is_nullish(options)? {
+        return Ok(now_ms());
+    }
+    let o = js.object(
+        options,
+        At {
+            func: f,
+            arg: "options",
+        },
+    )?;
+    let now = js.opt_int(
+        js.get(o, "now")?,
+        At {
+            func: f,
+            arg: "options.now",
+        },
+    )?;
+    Ok(now.unwrap_or_else(now_ms))
 }
 
 /// See `openStore` in index.d.ts (declared there, with the members each store adds).
@@ -461,6 +505,63 @@ impl Store {
         };
         js.set_named(obj, "preRestore", pre)?;
         Ok(Raw(obj))
+    }
+
+    /// Deletes what the retention policies of the file's stores let expire at `now` (epoch
+    /// milliseconds, default the clock), and returns the rows deleted per table: for the history
+    /// store `{ snapshots, analytics }` (unstarred snapshots older than 30 days, analytics
+    /// events older than 90, or what `options.history` sets); `{}` for a file without a store
+    /// that has a policy. A row exactly at the cutoff is kept. Rows go oldest first, in short
+    /// transactions (about 10 ms each, with a pause between them), so a writer in another
+    /// process waits for a chunk, not for the whole run; if a call fails or the process is
+    /// killed midway, what was deleted is the oldest expired rows, and a new call deletes the
+    /// rest. `VACUUM` never runs (`vacuum()` does that). Inside `transaction(fn)` it is
+    /// `ERR_TRANSACTION_OPEN`.
+    #[napi(
+        catch_unwind,
+        ts_args_type = "options?: { now?: number }",
+        ts_return_type = "RetentionResult"
+    )]
+    pub fn apply_retention(&self, env: Env, options: Unknown<'_>) -> Result<Raw> {
+        let js = Js(env.raw());
+        let now = retention_now(js, "applyRetention", options.raw())?;
+        let deleted = self.handle.with(js, |db| db.apply_retention(now))?;
+        deleted_object(js, &deleted).map(Raw)
+    }
+
+    /// `applyRetention` off the JS thread, on a connection of its own; the store stays usable
+    /// meanwhile. `options.onProgress({ table, deleted, total })` is called on the JS thread
+    /// before each table's first chunk and after every chunk (`total`: the rows that had
+    /// expired when the table's turn began); if it throws, the run stops there (what was
+    /// deleted stays deleted) and the promise rejects with what it threw. A store in memory, or
+    /// opened read-only, is refused (`ERR_INVALID_ARG`, `ERR_READ_ONLY`).
+    #[napi(
+        catch_unwind,
+        ts_args_type = "options?: { now?: number; onProgress?: (progress: RetentionProgress) => void }",
+        ts_return_type = "Promise<RetentionResult>"
+    )]
+    pub fn apply_retention_async(&self, env: Env, options: Unknown<'_>) -> Result<Raw> {
+        let js = Js(env.raw());
+        let f = "applyRetentionAsync";
+        let args = retention_now(js, f, options.raw()).and_then(|now| {
+            let on_progress = crate::job::progress_option(js, f, options.raw())?;
+            let (path, policies) = self
+                .handle
+                .with(js, |db| Ok((db.job_path(f)?, db.retention_policies())))?;
+            Ok((now, on_progress, path, policies))
+        });
+        let (now, on_progress, path, policies) = match args {
+            Ok(a) => a,
+            Err(e) => return crate::job::rejected(js, e),
+        };
+        crate::job::spawn(
+            js,
+            on_progress,
+            move |report: &mut dyn FnMut(&RetentionProgress) -> stowage_core::Result<()>| {
+                retention::apply(&connect(&path, f)?, &policies, now, report)
+            },
+            |js, deleted| deleted_object(js, &deleted),
+        )
     }
 
     /// Opens a transaction level for `transaction(fn)` (index.js) and returns its number.

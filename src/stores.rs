@@ -31,6 +31,7 @@ static BINDINGS: &[Binding] = &[
     crate::chats::BINDING,
     crate::conversations::BINDING,
     crate::settings::BINDING,
+    crate::history::BINDING,
 ];
 
 /// The binding of the store `store`.

@@ -2,8 +2,9 @@
 'use strict'
 // Seeded fuzzing of stowage's whole JS surface: every export, every method of Store,
 // TrainingStore, AgentSessionStore, AgentRunStore, WorktreeStore, ChatStore, ConversationStore,
-// SettingsStore and RecoveryStore and of the factories' objects, called with
-// random values of every JS type and with valid arguments that have one part corrupted.
+// SettingsStore, RecoveryStore, SnapshotStore, RecordingStore and AnalyticsStore and of the
+// factories' objects, called with random values of every JS type and with valid arguments that
+// have one part corrupted.
 //
 //   node stress/fuzz.js --seed 7 --calls 100000      one seed
 //   node stress/fuzz.js --seeds 1,2,3 --calls 5000   several, one after the other

@@ -39,15 +39,15 @@ pub struct ConversationStore {
     pub(crate) handle: Handle,
 }
 
-fn at<'a>(func: &'a str, arg: &'a str) -> At<'a> {
+pub(crate) fn at<'a>(func: &'a str, arg: &'a str) -> At<'a> {
     At { func, arg }
 }
 
-fn opt_string(js: Js, s: Option<&str>) -> Result<Val> {
+pub(crate) fn opt_string(js: Js, s: Option<&str>) -> Result<Val> {
     s.map_or_else(|| js.null(), |s| js.string(s))
 }
 
-fn opt_number(js: Js, x: Option<f64>) -> Result<Val> {
+pub(crate) fn opt_number(js: Js, x: Option<f64>) -> Result<Val> {
     x.map_or_else(|| js.null(), |x| js.number(x))
 }
 
@@ -115,7 +115,7 @@ fn hit_object(js: Js, h: &SearchHit) -> Result<Val> {
 
 /// `options` of a method: `None` when absent, the object otherwise (TypeError for another
 /// value).
-fn opt_options(js: Js, v: Val, f: &str) -> Result<Option<Val>> {
+pub(crate) fn opt_options(js: Js, v: Val, f: &str) -> Result<Option<Val>> {
     if js.is_nullish(v)? {
         return Ok(None);
     }
@@ -123,7 +123,7 @@ fn opt_options(js: Js, v: Val, f: &str) -> Result<Option<Val>> {
 }
 
 /// A count argument (limit, offset): an integer ≥ `min`, or `None` when absent.
-fn count(js: Js, o: Val, key: &str, f: &str, min: i64) -> Result<Option<i64>> {
+pub(crate) fn count(js: Js, o: Val, key: &str, f: &str, min: i64) -> Result<Option<i64>> {
     let arg = format!("options.{key}");
     let n = js.opt_int(js.get(o, key)?, at(f, &arg))?;
     if n.is_some_and(|n| n < min) {

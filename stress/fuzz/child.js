@@ -43,6 +43,8 @@ class Fuzzer {
     this.current = { close() {}, read() {}, buffers: [] }
     /** Ids the chats store returned, by prefix, for later calls to name. */
     this.chatIds = { sess: [], msg: [], part: [] }
+    /** Ids of the snapshots and recordings the history store returned. */
+    this.historyIds = { snapshot: [], recording: [] }
     const hooks = {
       closeCurrent: () => this.current.close(),
       detachAll: () => this.detachAll(),
@@ -88,6 +90,7 @@ class Fuzzer {
       storageTree: [['chats/tree0', 'chats/tree1'], ['chats/tree0/message', 'legacy', 'missing', 'junk/text.txt']],
       conversationsDb: [['conv/c0.sqlite', 'conv/c1.sqlite', 'conv/c2.sqlite'], ['agents/a0.db', 'db/t0.sqlite', ...junk]],
       settingsDb: [['settings/s0.sqlite', 'settings/s1.sqlite', 'settings/s2.sqlite'], [...junk, ':memory:']],
+      historyDb: [['hist/h0.sqlite', 'hist/h1.sqlite', 'conv/c1.sqlite'], ['db/t0.sqlite', ...junk]],
       archive: [['archives/x0.json.gz', 'archives/x1.json.gz', 'archives/x2.json.gz'], ['archives/hostile.json.gz', 'archives/missing.json.gz', 'archives', 'junk/text.txt', 'missing/deeper/x']],
       folder: [['default/d0', 'default/d1'], ['default/new/deep', 'junk/text.txt', 'ov/o3', '.']],
       bundle: [['bundles/b0', 'bundles/b1', 'bundles/b2', 'bundles/b0.tar', 'bundles/b1.tar', 'bundles/b0/bundle.json'], [...this.hostileBundles, 'bundles', ...junk, 'db', '.']],
@@ -126,13 +129,14 @@ class Fuzzer {
   target(op) {
     const r = this.rng
     const mod = this.stowage
-    const wantKind = op.on === 'TrainingStore' ? 'training' : op.on === 'Store' ? null : op.on === 'WorktreeStore' ? 'worktrees' : op.on === 'ChatStore' ? 'chats' : op.on === 'ConversationStore' ? 'conversations' : op.on === 'SettingsStore' || op.on === 'RecoveryStore' ? 'settings' : 'agents'
+    const history = ['SnapshotStore', 'RecordingStore', 'AnalyticsStore'].includes(op.on)
+    const wantKind = op.on === 'TrainingStore' ? 'training' : op.on === 'Store' ? null : op.on === 'WorktreeStore' ? 'worktrees' : op.on === 'ChatStore' ? 'chats' : op.on === 'ConversationStore' ? 'conversations' : op.on === 'SettingsStore' || op.on === 'RecoveryStore' ? 'settings' : history ? 'history' : 'agents'
     // A store's members exist only on a Store opened with it (methods called on the wrong
     // object are misuse(), below).
     const pickStore = () => {
       const fitting = this.stores.filter((s) => wantKind === null || s.kind === wantKind)
       if (fitting.length) return r.pick(fitting)
-      const file = path.join(this.root, { agents: 'agents/a2.db', worktrees: 'worktrees/w2.db', chats: 'chats/c2.db', conversations: 'conv/c2.sqlite', settings: 'settings/s2.sqlite' }[wantKind] || 'db/t3.sqlite')
+      const file = path.join(this.root, { agents: 'agents/a2.db', worktrees: 'worktrees/w2.db', chats: 'chats/c2.db', conversations: 'conv/c2.sqlite', settings: 'settings/s2.sqlite', history: 'hist/h2.sqlite' }[wantKind] || 'db/t3.sqlite')
       return { store: this.open(file, wantKind === 'training' || wantKind === null ? undefined : { stores: [wantKind] }) }
     }
     switch (op.on) {
@@ -173,6 +177,13 @@ class Fuzzer {
       case 'RecoveryStore': {
         const s = pickStore().store
         return { obj: s.recovery, close: () => s.close(), read: () => s.recovery.check() }
+      }
+      case 'SnapshotStore':
+      case 'RecordingStore':
+      case 'AnalyticsStore': {
+        const s = pickStore().store
+        const member = { SnapshotStore: 'snapshots', RecordingStore: 'recordings', AnalyticsStore: 'analytics' }[op.on]
+        return { obj: s[member], close: () => s.close(), read: () => s.snapshots.list() }
       }
       default: {
         if (!this.factories.some((f) => f.kind === op.on)) {
@@ -248,6 +259,7 @@ class Fuzzer {
       else if (st.chats) st.chats.createSession({ projectID: PROJECTS[0], directory: `tx-${this.stats.calls}` })
       else if (st.conversations) st.conversations.createSession({ title: `tx-${this.stats.calls}`, model: 'm' })
       else if (st.settings) st.settings.set(`tx-${this.stats.calls}`, this.stats.calls)
+      else if (st.snapshots) st.analytics.record({ eventType: `tx-${this.stats.calls}` })
       else st.agents.upsert({ id: `tx-${this.stats.calls}`, agentName: `tx-${this.stats.calls}`, capability: 'c', worktreePath: '/w', branchName: 'b', taskId: 't', tmuxSession: 'x', state: 'working', startedAt: '2026-01-01T00:00:00.000Z', lastActivity: '2026-01-01T00:00:00.000Z' })
     }
     const throwsInside = (inner) => {
@@ -324,6 +336,7 @@ class Fuzzer {
     this.open(path.join(this.root, 'chats/c0.db'), { stores: ['chats'] })
     this.open(path.join(this.root, 'conv/c0.sqlite'), { stores: ['conversations'] })
     this.open(path.join(this.root, 'settings/s0.sqlite'), { stores: ['settings'], settings: { namespace: 'sidepanel.', maxBytes: 1500 } })
+    this.open(path.join(this.root, 'hist/h0.sqlite'), { stores: ['history'] })
     this.adoptFactory(this.stowage.createSessionStore(path.join(this.root, 'agents/a1.db')), 'SessionStore', path.join(this.root, 'agents/a1.db'))
     this.adoptFactory(this.stowage.createRunStore(path.join(this.root, 'agents/a1.db')), 'RunStore', path.join(this.root, 'agents/a1.db'))
     this.checkCoverage()
@@ -340,7 +353,7 @@ class Fuzzer {
   /** Every function of the package must be in the surface the fuzzer calls. */
   checkCoverage() {
     const known = new Set(SURFACE.map((op) => `${op.on}.${op.name}`))
-    const classes = ['Store', 'TrainingStore', 'AgentSessionStore', 'AgentRunStore', 'WorktreeStore', 'ChatStore', 'ConversationStore', 'SettingsStore', 'RecoveryStore']
+    const classes = ['Store', 'TrainingStore', 'AgentSessionStore', 'AgentRunStore', 'WorktreeStore', 'ChatStore', 'ConversationStore', 'SettingsStore', 'RecoveryStore', 'SnapshotStore', 'RecordingStore', 'AnalyticsStore']
     const present = Object.entries(this.stowage)
       .filter(([name, f]) => typeof f === 'function' && !classes.includes(name))
       .map(([name]) => `module.${name}`)
@@ -528,6 +541,11 @@ class Fuzzer {
         // See above.
       }
     }
+    if ((op.on === 'SnapshotStore' || op.on === 'RecordingStore') && o.ret && typeof o.ret.id === 'string') {
+      const pool = this.historyIds[op.on === 'SnapshotStore' ? 'snapshot' : 'recording']
+      pool.push(o.ret.id)
+      if (pool.length > 12) pool.shift()
+    }
   }
 
   /** Remembers the ids of what a chats call returned (a session, message or part, or lists). */
@@ -548,8 +566,8 @@ class Fuzzer {
 
   /** Opens one of the pool's files again (a second connection), keeping the pool populated. */
   reopen(i) {
-    const kind = this.rng.weighted([[5, 'training'], [3, 'agents'], [2, 'worktrees'], [2, 'chats'], [2, 'conversations'], [1, 'settings']])
-    const files = { training: ['db/t0.sqlite', 'db/t1.sqlite', 'db/t2.sqlite'], agents: ['agents/a0.db', 'agents/a1.db'], worktrees: ['worktrees/w0.db', 'worktrees/w1.db'], chats: ['chats/c0.db', 'chats/c1.db'], conversations: ['conv/c0.sqlite', 'conv/c1.sqlite'], settings: ['settings/s0.sqlite', 'settings/s1.sqlite'] }[kind]
+    const kind = this.rng.weighted([[5, 'training'], [3, 'agents'], [2, 'worktrees'], [2, 'chats'], [2, 'conversations'], [1, 'settings'], [2, 'history']])
+    const files = { training: ['db/t0.sqlite', 'db/t1.sqlite', 'db/t2.sqlite'], agents: ['agents/a0.db', 'agents/a1.db'], worktrees: ['worktrees/w0.db', 'worktrees/w1.db'], chats: ['chats/c0.db', 'chats/c1.db'], conversations: ['conv/c0.sqlite', 'conv/c1.sqlite'], settings: ['settings/s0.sqlite', 'settings/s1.sqlite'], history: ['hist/h0.sqlite', 'hist/h1.sqlite'] }[kind]
     const file = path.join(this.root, this.rng.pick(files))
     this.note(i, `reopen ${file}`)
     try {
@@ -563,7 +581,7 @@ class Fuzzer {
   /** Methods called on a wrong receiver, classes called as constructors: coded TypeErrors. */
   async misuse(i, kind) {
     const r = this.rng
-    const classes = ['Store', 'TrainingStore', 'AgentSessionStore', 'AgentRunStore', 'WorktreeStore', 'ChatStore', 'ConversationStore', 'SettingsStore', 'RecoveryStore']
+    const classes = ['Store', 'TrainingStore', 'AgentSessionStore', 'AgentRunStore', 'WorktreeStore', 'ChatStore', 'ConversationStore', 'SettingsStore', 'RecoveryStore', 'SnapshotStore', 'RecordingStore', 'AnalyticsStore']
     const name = r.pick(classes)
     const C = this.stowage[name]
     const list = Array.from({ length: r.int(3) }, () => this.v.any())
@@ -617,7 +635,7 @@ class Fuzzer {
   fingerprintable(op, t, list) {
     if (op.getter || op.name === 'close' || op.name === 'closeStorage' || list.some((a) => a.hostile || a.foreign)) return false
     if (op.on === 'Store' && op.name !== 'transaction') return false
-    if (!['module', 'Store', 'TrainingStore', 'AgentSessionStore', 'AgentRunStore', 'WorktreeStore', 'ChatStore', 'ConversationStore', 'SettingsStore', 'RecoveryStore', 'SessionStore', 'RunStore'].includes(op.on)) return false
+    if (!['module', 'Store', 'TrainingStore', 'AgentSessionStore', 'AgentRunStore', 'WorktreeStore', 'ChatStore', 'ConversationStore', 'SettingsStore', 'RecoveryStore', 'SnapshotStore', 'RecordingStore', 'AnalyticsStore', 'SessionStore', 'RunStore'].includes(op.on)) return false
     if (op.on === 'module' && (op.kind !== 'write' || !this.stowage.isReady() || op.name === 'initStorage')) return false
     return this.rng.chance(0.25) && this.isOpen(t.obj, op.on)
   }
@@ -626,7 +644,20 @@ class Fuzzer {
     if (on === 'Store') {
       if (obj.training) return this.fingerprint(obj.training, 'TrainingStore')
       if (obj.settings) return this.fingerprint(obj.settings, 'SettingsStore')
+      if (obj.snapshots) return this.fingerprint(obj, 'history')
       return obj.worktrees ? this.fingerprint(obj.worktrees, 'WorktreeStore') : obj.chats ? this.fingerprint(obj.chats, 'ChatStore') : obj.conversations ? this.fingerprint(obj.conversations, 'ConversationStore') : this.fingerprint(obj.agents, 'AgentSessionStore')
+    }
+    if (['SnapshotStore', 'RecordingStore', 'AnalyticsStore'].includes(on)) {
+      const owner = this.stores.find((s) => s.store.isOpen && [s.store.snapshots, s.store.recordings, s.store.analytics].includes(obj))
+      return owner ? this.fingerprint(owner.store, 'history') : null
+    }
+    if (on === 'history') {
+      try {
+        const h = obj
+        return json([h.snapshots.list().map((x) => h.snapshots.get(x.id)), h.snapshots.totalBytes(), h.recordings.list().map((x) => h.recordings.get(x.id)), h.analytics.query({ groupBy: 'hour' })])
+      } catch {
+        return null
+      }
     }
     if (on === 'ChatStore') {
       try {
@@ -695,6 +726,12 @@ class Fuzzer {
       else if (kind === 'chats') s.chats.listSessions(PROJECTS[0]).forEach((x) => s.chats.listMessages(x.id, { withParts: true }))
       else if (kind === 'conversations') s.conversations.listSessions().forEach((x) => s.conversations.listMessages(x.id))
       else if (kind === 'settings') s.settings.list().forEach((e) => s.settings.get(e.key))
+      else if (kind === 'history') {
+        s.snapshots.list().forEach((x) => s.snapshots.get(x.id))
+        const [{ n }] = s.query('SELECT (SELECT total_bytes FROM snapshot_usage) - (SELECT coalesce(sum(size_bytes), 0) FROM snapshots) AS n')
+        if (n !== 0) this.violate(this.calls, `${file}: the snapshots' running total is off by ${n}`)
+        s.recordings.list().forEach((x) => s.recordings.get(x.id))
+      }
       else s.agents.getAll()
       s.close()
     }

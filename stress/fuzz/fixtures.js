@@ -84,7 +84,7 @@ function hostileManifests(rng, v) {
  */
 function createFixtures(root, rng, v, stowage) {
   const mk = (...p) => fs.mkdirSync(path.join(root, ...p), { recursive: true })
-  for (const d of ['db', 'agents', 'bundles', 'backups', 'legacy', 'ov/o0', 'ov/o1', 'ov/o2', 'default', 'ckpt', 'junk/dir.sqlite', 'fixtures', 'worktrees', 'wtlegacy/d0', 'wtlegacy/d1', '.ait42/sessions', 'chats', 'conv', 'archives', 'settings']) mk(d)
+  for (const d of ['db', 'agents', 'bundles', 'backups', 'legacy', 'ov/o0', 'ov/o1', 'ov/o2', 'default', 'ckpt', 'junk/dir.sqlite', 'fixtures', 'worktrees', 'wtlegacy/d0', 'wtlegacy/d1', '.ait42/sessions', 'chats', 'conv', 'hist', 'archives', 'settings']) mk(d)
   const write = (p, data) => fs.writeFileSync(path.join(root, p), data)
   write('junk/notadb.sqlite', Buffer.from(Array.from({ length: 4096 }, () => rng.int(256))))
   write('junk/empty.sqlite', '')

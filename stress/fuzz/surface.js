@@ -2,7 +2,8 @@
 // Every function of stowage's JS surface with the types of its parameters. `on` names what the
 // function is called on: `module` (the package exports), `Store`, `TrainingStore`,
 // `AgentSessionStore`, `AgentRunStore`, `WorktreeStore`, `ChatStore`, `ConversationStore`, `SettingsStore`,
-// `RecoveryStore` (instances), or the objects the factories return
+// `RecoveryStore`, `SnapshotStore`, `RecordingStore`, `AnalyticsStore` (instances), or the objects the
+// factories return
 // (`SessionStore`, `RunStore`, which have the methods of the agents classes plus `close`).
 // `kind` says how a module-level function behaves before `initStorage`: a `write` throws
 // ERR_NOT_READY, a `read` returns the original's empty answer.
@@ -139,8 +140,16 @@ agentsOptionFields.transitions.check = (t) => {
   return Object.values(t.f || {}).reduce((acc, v) => acc | check(T.arrayOf(T.str()), v), OK)
 }
 const agentsOption = T.optObj(agentsOptionFields, maybe(fieldsGen(agentsOptionFields), 0.3))
+/** `options.history`: a positive integer cap, positive retention days (Infinity: forever). */
+const days = { gen: maybe((g) => n(g.rng.pick([30, 0.5, Infinity, 0, -1, NaN]))), check: (t) => (nullish(t) ? OK : t.k === 'bigint' ? (t.v > 0n && t.v <= 2n ** 53n - 1n ? OK : RANGE) : t.k !== 'number' ? TYPE : t.v > 0 ? OK : RANGE) }
+const historyOptionFields = {
+  maxSnapshotBytes: { gen: maybe((g) => n(g.rng.pick([1000, 100, 1, 0, 2.5]))), check: (t) => { const f = T.int().check(t); return f || nullish(t) ? f : t.v >= 1 ? OK : RANGE } },
+  snapshotRetentionDays: days,
+  analyticsRetentionDays: days,
+}
+const historyOption = T.optObj(historyOptionFields, maybe(fieldsGen(historyOptionFields), 0.3))
 /** A store name: another string is ERR_INVALID_ARG (checked item by item with the types). */
-const storeName = { check: (t) => (t.k !== 'string' ? TYPE : ['training', 'agents', 'worktrees', 'chats', 'conversations', 'settings'].includes(t.v) ? OK : INVALID) }
+const storeName = { check: (t) => (t.k !== 'string' ? TYPE : ['training', 'agents', 'worktrees', 'chats', 'conversations', 'settings', 'history'].includes(t.v) ? OK : INVALID) }
 const autoVacuum = { gen: maybe(pick(['none', 'full', 'incremental']), 0.2), check: (t) => (nullish(t) ? OK : t.k !== 'string' ? TYPE : ['none', 'full', 'incremental'].includes(t.v.toLowerCase()) ? OK : INVALID) }
 /** `options.settings`: a namespace and a quota (an integer of at least 1). */
 const settingsOptionFields = {
@@ -169,7 +178,7 @@ const storeOptions = (() => {
       if (nullish(t) || !isObject(t)) return o.check(t)
       const flags = check(T.optArrayOf(storeName), (t.f && t.f.stores) || undef()) | check(autoVacuum, (t.f && t.f.autoVacuum) || undef())
       const own = (name, type) => (requested(t).includes(name) ? check(type, (t.f && t.f[name]) || undef()) : OK)
-      return flags | own('agents', agentsOption) | own('settings', settingsOption)
+      return flags | own('agents', agentsOption) | own('settings', settingsOption) | own('history', historyOption)
     },
   }
 })()
@@ -272,6 +281,8 @@ const sqlParam = {
 }
 
 const backupOptions = { gzip: optBool(maybe(flag)), verify: optBool(maybe(flag)) }
+/** `applyRetention`'s `now`: around the present, or far ahead (everything expires). */
+const retentionNow = (g) => n(g.rng.pick([Date.now(), Date.now() + 40 * 86_400_000, 8.64e15, 0, -1, 0.5]))
 const store = [
   { name: 'transaction', params: [p('fn', { gen: (g) => g.txCallback(), check: (t) => (t.k === 'function' ? OK : TYPE) })] },
   { name: 'path', getter: true, params: [] },
@@ -289,6 +300,8 @@ const store = [
     const id = g.rng.pick(RUN_IDS)
     return tag([id], JSON.stringify([id]), 'array', { items: [s(id)] })
   })))] },
+  { name: 'applyRetention', params: [p('options', options({ now: T.int(maybe(retentionNow)) }))] },
+  { name: 'applyRetentionAsync', async: true, params: [p('options', options({ now: T.int(maybe(retentionNow)), onProgress: progress }))] },
   { name: 'close', params: [] },
 ]
 
@@ -415,8 +428,8 @@ const chatId = (prefix) => (g) => {
   if (seen.length && g.rng.chance(0.85)) return s(g.rng.pick(seen))
   return g.rng.chance(0.5) ? s(`${prefix}_missing`) : g.v.string()
 }
-/** What `JSON.stringify` makes of a value: a BigInt anywhere, or no JSON form at the top (a
- * function, a symbol, `undefined`), is a TypeError; what runs the caller's code, and nesting deep
+/** What `JSON.stringify` makes of a value: a BigInt anywhere (an empty BigInt64Array has none),
+ * or no JSON form at the top (a function, a symbol, `undefined`), is a TypeError; what runs the caller's code, and nesting deep
  * enough to meet the engine's stack limit, is unknown. */
 function jsonCheck(t, top) {
   if (t.hostile || t.foreign || t.deep) return UNKNOWN
@@ -437,7 +450,7 @@ function jsonCheck(t, top) {
     case 'object':
       return Object.values(t.f || {}).reduce((acc, it) => acc | jsonCheck(it, false), OK)
     case 'typed':
-      return t.ta && t.ta.startsWith('Big') ? TYPE : OK
+      return t.ta && t.ta.startsWith('Big') && t.len > 0 ? TYPE : OK
     default:
       return UNKNOWN
   }
@@ -622,6 +635,80 @@ const recovery = [
     params: [p('getState', { gen: (g) => tag(() => ({ at: g.stats.calls }), 'getState', 'function'), check: (t) => (t.k === 'function' ? OK : TYPE) }), p('options', options(autosaveOptions))],
   },
 ]
+/** An optional JSON field: null/undefined, or a value JSON.stringify writes. */
+const optJson = (gen) => ({ gen, check: (t) => (nullish(t) ? OK : jsonCheck(t, true)) })
+/** A JSON array field (`events`, `snapshots`) of at most 2^20 items. */
+const jsonArray = (gen, optional = false) => ({
+  gen,
+  check: (t) => {
+    if (optional && nullish(t)) return OK
+    if (t.k !== 'array') return TYPE
+    if (t.sparse !== undefined) return t.sparse > 2 ** 20 ? RANGE : OK
+    return jsonCheck(t, true)
+  },
+})
+const snapshotId = (g) => (g.rng.chance(0.7) && g.historyIds.snapshot.length ? s(g.rng.pick(g.historyIds.snapshot)) : g.v.string())
+const recordingId = (g) => (g.rng.chance(0.7) && g.historyIds.recording.length ? s(g.rng.pick(g.historyIds.recording)) : g.v.string())
+const snapshotType = { gen: pick(['auto', 'manual', 'system', 'weekly']), check: (t) => (t.k !== 'string' ? TYPE : ['auto', 'manual', 'system'].includes(t.v) ? OK : INVALID) }
+const newSnapshot = {
+  type: snapshotType,
+  trigger: jsonValue(text),
+  description: T.optStr(maybe(text)),
+  state: jsonValue((g) => (g.rng.chance(0.1) ? s('x'.repeat(2000)) : text(g))),
+  summary: jsonValue(text),
+  starred: optBool(maybe(flag)),
+}
+const snapshots = [
+  { name: 'create', params: [p('snapshot', T.obj(newSnapshot, fieldsGen(newSnapshot, ['type', 'trigger', 'state', 'summary'])))] },
+  { name: 'get', params: [p('id', T.str(snapshotId))] },
+  { name: 'list', params: [p('options', options({ starred: optBool(maybe(flag)), limit: count(0, maybe(smallInt)), offset: count(0, maybe(smallInt)) }))] },
+  { name: 'star', params: [p('id', T.str(snapshotId)), p('starred', boolean(flag))] },
+  { name: 'delete', params: [p('id', T.str(snapshotId))] },
+  { name: 'totalBytes', params: [] },
+]
+const newRecording = {
+  sessionId: T.str(pick(['s0', 's1', ''])),
+  title: T.str(pick(['Demo', ''])),
+  duration: T.int((g) => n(g.rng.pick([0, 1500, -1, 2.5])), true),
+  events: jsonArray(arrayGen(text, 3)),
+  snapshots: jsonArray(maybe(arrayGen(text, 2)), true),
+  metadata: optJson(maybe(text)),
+}
+const recordings = [
+  { name: 'create', params: [p('recording', T.obj(newRecording, fieldsGen(newRecording, ['sessionId', 'title', 'duration', 'events'])))] },
+  { name: 'get', params: [p('id', T.str(recordingId))] },
+  { name: 'list', params: [p('options', options({ sessionId: T.optStr(maybe(pick(['s0', 's1']))) }))] },
+  { name: 'delete', params: [p('id', T.str(recordingId))] },
+]
+/** Text in the one timestamp format (what toISOString() writes for the years 0–9999)? */
+const isIso = (text) => /^\d{4}-/.test(text) && !Number.isNaN(Date.parse(text)) && new Date(text).toISOString() === text
+/** An ISO timestamp, now and then in another format (ERR_INVALID_ARG). */
+const eventTime = { gen: maybe((g) => (g.rng.chance(0.9) ? iso(g) : s('2026-05-01'))), check: (t) => (nullish(t) ? OK : t.k !== 'string' ? TYPE : isIso(t.v) ? OK : INVALID) }
+const newEvent = {
+  eventType: T.str(pick(['message', 'tool', ''])),
+  timestamp: eventTime,
+  sessionId: T.optStr(maybe(pick(['s0', 's1']))),
+  model: T.optStr(maybe(pick(['m']))),
+  promptTokens: T.int(maybe(smallInt)),
+  completionTokens: T.int(maybe(smallInt)),
+  cost: T.num(maybe((g) => n(g.rng.pick([0, 0.5, -1, NaN])))),
+  durationMs: T.int(maybe(smallInt)),
+  metadata: optJson(maybe(text)),
+}
+/** `query`'s from/to: ISO text or epoch milliseconds (an integer within the years 0–9999). */
+const queryTime = {
+  gen: maybe((g) => (g.rng.chance(0.5) ? iso(g) : n(g.rng.pick([0, 1.7e12, 0.5, 1e300])))),
+  check: (t) => {
+    if (nullish(t)) return OK
+    if (t.k === 'number') return Number.isInteger(t.v) && t.v >= -62_167_219_200_000 && t.v <= 253_402_300_799_999 ? OK : RANGE
+    return t.k !== 'string' ? TYPE : isIso(t.v) ? OK : INVALID
+  },
+}
+const groupBy = { gen: maybe(pick(['hour', 'day', 'week'])), check: (t) => (nullish(t) ? OK : t.k !== 'string' ? TYPE : ['hour', 'day'].includes(t.v) ? OK : INVALID) }
+const analytics = [
+  { name: 'record', params: [p('event', T.obj(newEvent, fieldsGen(newEvent, ['eventType'])))] },
+  { name: 'query', params: [p('options', options({ from: queryTime, to: queryTime, eventType: T.optStr(maybe(pick(['message']))), sessionId: T.optStr(maybe(pick(['s0']))), groupBy }))] },
+]
 
 /** `syncToMlflow`'s options: a server on a loopback port where nothing listens (the discard
  * port), so a push fails at once with ERR_MLFLOW_UNREACHABLE after at most one quick retry. */
@@ -666,10 +753,10 @@ const moduleOnly = [
     params: [p('path', T.path()), p('options', storeOptions)],
     // A path of a file of the kind the options ask for (and now and then of the other kind).
     genArgs: (g) => {
-      const kind = g.rng.weighted([[6, 'training'], [2, 'agents'], [2, 'worktrees'], [2, 'chats'], [1, 'conversations'], [1, 'settings']])
-      const own = { training: 'trainingDb', agents: 'agentsDb', worktrees: 'worktreesDb', chats: 'chatsDb', conversations: 'conversationsDb', settings: 'settingsDb' }[kind]
-      const file = g.path(g.rng.chance(0.9) ? own : g.rng.pick(['trainingDb', 'agentsDb', 'worktreesDb', 'chatsDb', 'conversationsDb', 'settingsDb']))
-      const opts = kind === 'training' && g.rng.chance(0.5) ? undef() : g.v.fromFields({ stores: tag([kind], `['${kind}']`, 'array', { items: [s(kind)] }), ...(kind === 'agents' && g.rng.chance(0.3) ? { agents: agentsOption.gen(g) } : {}), ...(kind === 'settings' && g.rng.chance(0.5) ? { settings: settingsOption.gen(g) } : {}), ...(g.rng.chance(0.2) ? { autoVacuum: autoVacuum.gen(g) } : {}) })
+      const kind = g.rng.weighted([[6, 'training'], [2, 'agents'], [2, 'worktrees'], [2, 'chats'], [1, 'conversations'], [1, 'settings'], [1, 'history']])
+      const own = { training: 'trainingDb', agents: 'agentsDb', worktrees: 'worktreesDb', chats: 'chatsDb', conversations: 'conversationsDb', settings: 'settingsDb', history: 'historyDb' }[kind]
+      const file = g.path(g.rng.chance(0.9) ? own : g.rng.pick(['trainingDb', 'agentsDb', 'worktreesDb', 'chatsDb', 'conversationsDb', 'settingsDb', 'historyDb']))
+      const opts = kind === 'training' && g.rng.chance(0.5) ? undef() : g.v.fromFields({ stores: tag([kind], `['${kind}']`, 'array', { items: [s(kind)] }), ...(kind === 'agents' && g.rng.chance(0.3) ? { agents: agentsOption.gen(g) } : {}), ...(kind === 'settings' && g.rng.chance(0.5) ? { settings: settingsOption.gen(g) } : {}), ...(kind === 'history' && g.rng.chance(0.3) ? { history: historyOption.gen(g) } : {}), ...(g.rng.chance(0.2) ? { autoVacuum: autoVacuum.gen(g) } : {}) })
       return [file, opts]
     },
   },
@@ -703,6 +790,9 @@ const SURFACE = [
   ...conversations.map((op) => ({ ...op, on: 'ConversationStore' })),
   ...settings.map((op) => ({ ...op, on: 'SettingsStore' })),
   ...recovery.map((op) => ({ ...op, on: 'RecoveryStore' })),
+  ...snapshots.map((op) => ({ ...op, on: 'SnapshotStore' })),
+  ...recordings.map((op) => ({ ...op, on: 'RecordingStore' })),
+  ...analytics.map((op) => ({ ...op, on: 'AnalyticsStore' })),
   ...agents.map((op) => ({ ...op, on: 'SessionStore' })),
   ...agentRuns.map((op) => ({ ...op, on: 'RunStore' })),
   { name: 'close', on: 'SessionStore', params: [] },

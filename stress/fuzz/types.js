@@ -17,6 +17,13 @@ const MAX_ITEMS = 2 ** 27
 
 const nullish = (t) => t.k === 'undefined' || t.k === 'null'
 const undef = () => tag(undefined, 'undefined', 'undefined')
+/** Field `k` of an object's tag as the binding reads it: its own, or a method it inherits (a
+ * `new String` has `search`, String.prototype's), else undefined. */
+const field = (t, k) => {
+  if (t.f && t.f[k]) return t.f[k]
+  const inherited = t.v != null && !t.nullProto && !t.hostile ? t.v[k] : undefined
+  return typeof inherited === 'function' ? tag(inherited, `inherited ${k}()`, 'function') : undef()
+}
 /** `!!v` for a tagged value (objects are truthy; primitives are read directly). */
 const truthy = (t) => (t.k === 'undefined' || t.k === 'null' ? false : ['object', 'exotic', 'array', 'typed', 'function', 'symbol'].includes(t.k) || !!t.v)
 const isObject = (t) => ['object', 'exotic', 'typed'].includes(t.k)
@@ -70,7 +77,7 @@ const T = {
     fields,
     check: (t) => {
       if (!isObject(t)) return TYPE
-      return Object.entries(fields).reduce((acc, [k, type]) => acc | check(type, (t.f && t.f[k]) || undef()), OK)
+      return Object.entries(fields).reduce((acc, [k, type]) => acc | check(type, field(t, k)), OK)
     },
   }),
   /** null/undefined, or an object as `obj`. */
@@ -82,7 +89,7 @@ const T = {
   fieldsOf: (fields, gen) => ({
     gen,
     fields,
-    check: (t) => (t.k === 'object' ? Object.entries(fields).reduce((acc, [k, type]) => acc | check(type, t.f[k] || undef()), OK) : OK),
+    check: (t) => (t.k === 'object' ? Object.entries(fields).reduce((acc, [k, type]) => acc | check(type, field(t, k)), OK) : OK),
   }),
   /** An array of `item`. */
   arrayOf: (item, gen) => ({ gen, item, check: (t) => (t.k === 'array' ? arrayItems(t, item) : TYPE) }),

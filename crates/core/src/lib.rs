@@ -7,7 +7,8 @@
 //! the worktrees store (AIT42 Editor's `ait42-session`), [`Database::chats`] the chats store
 //! (etcode's `etcode.db`), [`Database::conversations`] the conversations store (the opencode
 //! sidepanel's chats), [`Database::settings`] and [`Database::recovery`] the settings store (the
-//! sidepanel's localStorage layer and crash-recovery slot).
+//! sidepanel's localStorage layer and crash-recovery slot), [`Database::history`] the history store
+//! (its snapshots, recordings and analytics).
 //!
 //! ```
 //! use stowage_core::{Database, OpenOptions};
@@ -26,6 +27,7 @@ pub mod agents;
 pub mod chats;
 pub mod conversations;
 pub mod engine;
+pub mod history;
 pub mod jsnum;
 pub mod settings;
 pub mod stores;

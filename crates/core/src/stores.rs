@@ -14,6 +14,7 @@ pub static ALL: &[&dyn StoreDef] = &[
     &crate::chats::schema::STORE,
     &crate::conversations::schema::STORE,
     &crate::settings::schema::STORE,
+    &crate::history::schema::STORE,
 ];
 
 /// The store named `name`.
@@ -101,7 +102,7 @@ mod tests {
         assert_eq!(err.code(), "ERR_INVALID_ARG");
         assert!(
             err.to_string()
-                .contains("training, agents, worktrees, chats, conversations, settings"),
+                .contains("training, agents, worktrees, chats, conversations, settings, history"),
             "{err}"
         );
     }

@@ -8,6 +8,7 @@ pub mod import;
 pub mod json;
 pub mod migrate;
 pub mod registry;
+pub mod retention;
 pub mod rotate;
 pub mod rows;
 pub mod time;
@@ -573,6 +574,24 @@ impl Database {
             .map_err(|e| Error::io("inspect", &copy, e))?
             .len();
         Ok(Restored { bytes, pre_restore })
+    }
+
+    /// The retention policies of the stores this file was opened with, in their order.
+    pub fn retention_policies(&self) -> Vec<retention::Policy> {
+        self.stores.iter().flat_map(|s| s.retention(self)).collect()
+    }
+
+    /// Deletes what every hosted store's retention policies let expire at `now_ms` (milliseconds
+    /// since the epoch), oldest first in short transactions ([`retention::apply`]), and returns
+    /// the rows deleted per policy. Never runs `VACUUM`. Not inside a transaction
+    /// (`ERR_TRANSACTION_OPEN`), whose lock it would hold throughout.
+    pub fn apply_retention(&self, now_ms: i64) -> Result<Vec<retention::Deleted>> {
+        if self.depth.get() > 0 {
+            return Err(Error::TransactionOpen("applyRetention()"));
+        }
+        retention::apply(&self.conn, &self.retention_policies(), now_ms, &mut |_| {
+            Ok(())
+        })
     }
 
     /// Closes the connection. SQLite checkpoints the WAL and removes its sidecar files when the

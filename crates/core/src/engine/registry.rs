@@ -11,7 +11,8 @@ use std::path::Path;
 use rusqlite::Connection;
 
 use super::migrate::{self, Migration};
-use super::{write_tx, Error, Result};
+use super::retention::Policy;
+use super::{write_tx, Database, Error, Result};
 
 /// A store that a file can host.
 ///
@@ -44,6 +45,12 @@ pub trait StoreDef: Sync + std::fmt::Debug {
     /// cost only a read of the ledger.
     fn prepare(&self, conn: &Connection, path: &Path) -> Result<()> {
         apply_pending(self, conn, path)
+    }
+
+    /// The store's retention policies on a file (given with the configuration it was opened with), which
+    /// [`Database::apply_retention`] runs; none by default: the store keeps its rows.
+    fn retention(&self, _db: &Database) -> Vec<Policy> {
+        Vec::new()
     }
 }
 
