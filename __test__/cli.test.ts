@@ -3,15 +3,16 @@
 // with the library's, its charts parsed, its progress on a pseudo-terminal, and the guarantee that
 // read commands leave every file byte-identical.
 import { createHash } from 'node:crypto'
-import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs'
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, writeFileSync, writeSync } from 'node:fs'
 import { join } from 'node:path'
-import { inflateSync, crc32 } from 'node:zlib'
+import { gunzipSync, inflateSync, crc32 } from 'node:zlib'
 import { DOMParser } from '@xmldom/xmldom'
 import { beforeAll, describe, expect, it } from 'vitest'
 
+import { formatBytes } from '../cli/lib/output.js'
 import { openStore, workspaceHash } from '../index.js'
 import { OVERSTORY_LAYOUTS } from './helpers/overstory'
-import { sqlExec } from './helpers/sqlite'
+import { sqlExec, sqlQuery } from './helpers/sqlite'
 import { run } from './helpers/spawn'
 import { tempDir } from './helpers/tmp'
 import { session, writeAit42File } from './helpers/worktrees'
@@ -253,6 +254,32 @@ describe('stowage CLI: training', () => {
     const again = await stowage('backup', demoFile, copy)
     expect(again.status).toBe(1)
     expect(again.stderr).toMatch(/^stowage: EEXIST: /)
+  })
+
+  it('backup --gzip writes a gzipped, checked copy; a damaged file\'s backup fails with its problems', async () => {
+    const gz = join(root, 'backup.sqlite.gz')
+    const r = await stowage('backup', demoFile, gz, '--gzip')
+    expect(r.status, r.stderr).toBe(0)
+    expect(r.stdout).toBe(`${gz} (${formatBytes(readFileSync(gz).length)} gzipped, integrity ok)\n`)
+    expect(gunzipSync(readFileSync(gz)).subarray(0, 16).toString('latin1')).toBe('SQLite format 3\0')
+    const damaged = join(root, 'damaged.sqlite')
+    const store = openStore(damaged)
+    store.training.insertRun('r', 'p', 'n', [])
+    store.training.insertMetricColumns('r', { step: Float64Array.from({ length: 3000 }, (_, i) => i), loss: new Float64Array(3000) })
+    store.close()
+    // Overwrite the root page of one index: the tables still read, the check fails.
+    const [{ rootpage }] = sqlQuery<{ rootpage: number }>(damaged, "SELECT rootpage FROM sqlite_schema WHERE name = 'idx_metrics_run_step'")
+    const [{ page_size }] = sqlQuery<{ page_size: number }>(damaged, 'PRAGMA page_size')
+    const fd = openSync(damaged, 'r+')
+    writeSync(fd, Buffer.alloc(page_size, 0x0d), 0, page_size, (rootpage - 1) * page_size)
+    closeSync(fd)
+    const bad = await stowage('backup', damaged, join(root, 'damaged-copy.sqlite'))
+    expect(bad.status).toBe(1)
+    expect(bad.stdout).toMatch(/integrity check FAILED\)\n$/)
+    expect(bad.stderr).toMatch(/^stowage: SQLITE_CORRUPT: the copy is page for page, so .*damaged\.sqlite has these problems too: \S/m)
+    const unchecked = await stowage('backup', damaged, join(root, 'damaged-unchecked.sqlite'), '--no-verify')
+    expect(unchecked.status, unchecked.stderr).toBe(0)
+    expect(unchecked.stdout).toMatch(/, not checked\)\n$/)
   })
 })
 

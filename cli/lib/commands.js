@@ -73,7 +73,15 @@ const COMMANDS = {
     run: exportBundle,
   },
   load: { args: ['bundle', 'file'], options: {}, help: "replace the file's training tables with a bundle's (writes)", run: load },
-  backup: { args: ['file', 'dest'], options: {}, help: 'a consistent single-file copy of the file (with progress)', run: backup },
+  backup: {
+    args: ['file', 'dest'],
+    options: {
+      gzip: { type: 'boolean', help: 'write the copy gzipped (restoreFrom reads it as it is)' },
+      'no-verify': { type: 'boolean', help: "skip SQLite's integrity_check of the copy" },
+    },
+    help: 'a consistent single-file copy of the file, checked (with progress)',
+    run: backup,
+  },
   import: {
     args: ['format', 'source', 'file'],
     options: {},
@@ -323,12 +331,17 @@ async function exportBundle([file, dir], values) {
   process.stdout.write(`${result.dir}${result.archive ? `\n${result.archive}` : ''}\n${result.checkpoints} checkpoints, ${result.finalModels} final models, ${formatBytes(result.bytes)}${result.missing.length ? `, ${result.missing.length} referenced files missing` : ''}\n`)
 }
 
-async function backup([file, dest]) {
+async function backup([file, dest], values) {
   if (fs.existsSync(dest)) throw new CliError('EEXIST', `${dest} exists; backup never overwrites`)
   const bar = progress('backup')
-  await readStores(existingFile(file), (store) => store.backupToAsync(path.resolve(dest), { onProgress: (p) => bar.update({ phase: 'copy', ...p }) }))
+  const verify = !values['no-verify']
+  const result = await readStores(existingFile(file), (store) => store.backupToAsync(path.resolve(dest), { gzip: Boolean(values.gzip), verify, onProgress: (p) => bar.update(p) }))
   bar.done()
-  process.stdout.write(`${path.resolve(dest)} (${formatBytes(fs.statSync(dest).size)})\n`)
+  const checked = verify ? (result.ok ? ', integrity ok' : ', integrity check FAILED') : ', not checked'
+  process.stdout.write(`${path.resolve(dest)} (${formatBytes(result.bytes)}${values.gzip ? ' gzipped' : ''}${checked})\n`)
+  if (result.ok === false) {
+    throw new CliError('SQLITE_CORRUPT', `the copy is page for page, so ${file} has these problems too: ${result.problems.join('; ')}`)
+  }
 }
 
 async function check([file], values) {
