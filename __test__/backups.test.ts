@@ -31,6 +31,24 @@ function trainingFile(file: string, prefix: string, runs = 3, steps = 200) {
 
 const runIds = (file: string) => sqlQuery<{ run_id: string }>(file, 'SELECT run_id FROM runs ORDER BY run_id').map((r) => r.run_id)
 
+/** Runs the fixture `script` with `args` and SIGKILLs it when it prints `line`; resolves to
+ * whether it was killed there. The child's stdin is a pipe that stays open, so a child blocked
+ * waiting on it holds still until the kill. */
+function killAtLine(script: string, args: string[], line: string) {
+  return new Promise<boolean>((resolve, reject) => {
+    const p = spawn(process.execPath, [join(__dirname, 'fixtures', script), entry, ...args], { stdio: ['pipe', 'pipe', 'inherit'] })
+    let sent = false
+    eachLine(p.stdout!, (l) => {
+      if (!sent && l === line) {
+        sent = true
+        p.kill('SIGKILL')
+      }
+    })
+    p.on('error', reject)
+    p.on('exit', (_code, signal) => resolve(sent && signal === 'SIGKILL'))
+  })
+}
+
 describe('backupTo', () => {
   it('writes a checked copy, gzipped on request, and never over an existing file', () => {
     const dir = join(root, 'backup')
@@ -103,6 +121,28 @@ describe('backupTo', () => {
     await expect(store.backupToAsync(join(dir, 'y.sqlite'), { verify: 1 as never })).rejects.toBeInstanceOf(TypeError)
     store.close()
   })
+
+  it('a backup killed midway leaves no file under its name, and the next backup in the folder removes its work files', async () => {
+    const dir = join(root, 'leftovers')
+    mkdirSync(dir)
+    const live = join(dir, 'live.sqlite')
+    trainingFile(live, 'r', 2, 20_000).close()
+    const hidden = () => readdirSync(dir).filter((n) => n.startsWith('.'))
+    for (const phase of ['copy', 'verify', 'compress']) {
+      const target = join(dir, `killed-${phase}.sqlite.gz`)
+      const held = await killAtLine('backup-child.js', [live, target, phase], `held ${phase}`)
+      expect(held).toBe(true)
+      expect(existsSync(target)).toBe(false)
+      // What this killed backup was working on is left, named after its process; the next
+      // backup (the next round's child) removed what the previous one left.
+      expect(hidden().length).toBeGreaterThan(0)
+      for (const n of hidden()) expect(n.startsWith(`.killed-${phase}.sqlite.gz.stowage-backup-`), n).toBe(true)
+    }
+    const store = openStore(live)
+    expect(store.backupTo(join(dir, 'next.sqlite')).ok).toBe(true)
+    expect(hidden()).toEqual([])
+    store.close()
+  }, 120_000)
 })
 
 describe('restoreFrom', () => {
@@ -203,18 +243,7 @@ describe('restoreFrom', () => {
     for (const after of [1, 2, 5]) {
       const file = join(dir, `live-${after}.sqlite`)
       trainingFile(file, 'start', 1, 10).close()
-      const killed = await new Promise<boolean>((resolve, reject) => {
-        const p = spawn(process.execPath, [join(__dirname, 'fixtures', 'restore-child.js'), entry, file, a, b], { stdio: ['ignore', 'pipe', 'inherit'] })
-        let sent = false
-        eachLine(p.stdout!, (line) => {
-          if (!sent && line === `acked ${after}`) {
-            sent = true
-            p.kill('SIGKILL')
-          }
-        })
-        p.on('error', reject)
-        p.on('exit', (_code, signal) => resolve(sent && signal === 'SIGKILL'))
-      })
+      const killed = await killAtLine('restore-child.js', [file, a, b], `acked ${after}`)
       expect(killed).toBe(true)
       expect(sqlQuery(file, 'PRAGMA integrity_check')).toEqual([{ integrity_check: 'ok' }])
       const ids = runIds(file)

@@ -11,7 +11,6 @@
 use std::fs::File;
 use std::io::{BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use flate2::read::MultiGzDecoder;
@@ -20,7 +19,7 @@ use flate2::Compression;
 use rusqlite::backup::{Backup as SqliteBackup, StepResult};
 use rusqlite::{Connection, OpenFlags};
 
-use super::{integrity, Error, Result, BUSY_TIMEOUT_MS};
+use super::{integrity, scratch, Error, Result, BUSY_TIMEOUT_MS};
 
 /// Pages copied per step (16 MiB with the default 4 KiB page): the progress granularity.
 const PAGES_PER_STEP: i32 = 4096;
@@ -268,21 +267,21 @@ pub(crate) struct Scratch {
 }
 
 impl Scratch {
-    /// Work files named `.<target's name>.<pid>-<n>.<suffix>` in the target's folder, so that a
-    /// rename or link to the target stays on one file system.
+    /// Work files named `.<target's name>.stowage-backup-<pid>-<ms>-<seq>.<suffix>` in the
+    /// target's folder, so that a rename or link to the target stays on one file system. The
+    /// work files that killed processes left in that folder are removed first.
     pub(crate) fn beside(target: &Path) -> Result<Scratch> {
-        static N: AtomicU64 = AtomicU64::new(0);
-        let name = target.file_name().ok_or_else(|| {
-            Error::InvalidArg(format!("{} does not name a file", target.display()))
-        })?;
-        let stem = target.with_file_name(format!(
-            ".{}.{}-{}",
-            name.to_string_lossy(),
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ));
+        if target.file_name().is_none() {
+            return Err(Error::InvalidArg(format!(
+                "{} does not name a file",
+                target.display()
+            )));
+        }
+        if let Some(dir) = target.parent() {
+            scratch::remove_stale_tagged(dir, "backup");
+        }
         Ok(Scratch {
-            stem,
+            stem: scratch::sibling(target, "backup"),
             made: std::cell::RefCell::new(Vec::new()),
         })
     }

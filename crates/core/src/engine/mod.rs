@@ -11,6 +11,7 @@ pub mod registry;
 pub mod retention;
 pub mod rotate;
 pub mod rows;
+pub(crate) mod scratch;
 pub mod time;
 
 use std::any::Any;

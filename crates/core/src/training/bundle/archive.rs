@@ -10,8 +10,8 @@ use std::fs;
 use std::io::{self, BufWriter, Read};
 use std::path::{Component, Path, PathBuf};
 
-use super::files::sibling;
 use super::progress::{Meter, REPORT_EVERY};
+use crate::engine::scratch::sibling;
 use crate::engine::{Error, Result};
 
 fn path_error(message: String) -> Error {

@@ -6,12 +6,13 @@ use std::path::{Path, PathBuf};
 use rusqlite::types::Value;
 use rusqlite::{Connection, OpenFlags};
 
-use super::files::{copy_file, remove_stale_siblings, sibling, swap_into_place};
+use super::files::{copy_file, swap_into_place};
 use super::manifest::{Manifest, SQLITE_FILE, WRITTEN_VERSION};
 use super::names::{checkpoint_stem, safe_slug, Names};
 use super::progress::{Meter, Phase, Sink};
 use super::{archive, Missing};
 use crate::engine::backup::snapshot;
+use crate::engine::scratch::{remove_stale_siblings, sibling};
 use crate::engine::{Error, Result, Rows};
 use crate::training::{js_string, truthy, Training};
 

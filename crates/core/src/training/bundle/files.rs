@@ -2,9 +2,10 @@
 
 use std::fs;
 use std::io::{self, Read};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use super::progress::{Meter, REPORT_EVERY};
+use crate::engine::scratch::sibling;
 use crate::engine::{Error, Result};
 
 /// Copies `src` to the new file `dst` in [`REPORT_EVERY`]-sized chunks, reporting each to
@@ -27,57 +28,6 @@ pub(crate) fn copy_file(src: &Path, dst: &Path, meter: &mut Meter<'_>) -> Result
         total += n;
         meter.advance(n, src)?;
     }
-}
-
-/// A hidden sibling of `target`, unique to this process and moment:
-/// `.<name>.stowage-<tag>-<pid>-<ms>-<seq>`.
-pub(crate) fn sibling(target: &Path, tag: &str) -> PathBuf {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static SEQ: AtomicU64 = AtomicU64::new(0);
-    let unique = format!(
-        "{}{tag}-{}-{}-{}",
-        sibling_prefix(target),
-        std::process::id(),
-        crate::engine::now_ms(),
-        SEQ.fetch_add(1, Ordering::Relaxed)
-    );
-    target.with_file_name(unique)
-}
-
-fn sibling_prefix(target: &Path) -> String {
-    let name = target
-        .file_name()
-        .map_or_else(|| "bundle".into(), |n| n.to_string_lossy().into_owned());
-    format!(".{name}.stowage-")
-}
-
-/// Removes the hidden siblings of `target` left by a process that was killed mid-operation
-/// (their process id is no longer running). Only Linux can tell; elsewhere nothing is removed.
-pub(crate) fn remove_stale_siblings(target: &Path) {
-    #[cfg(target_os = "linux")]
-    {
-        let (Some(parent), prefix) = (target.parent(), sibling_prefix(target)) else {
-            return;
-        };
-        let Ok(entries) = fs::read_dir(parent) else {
-            return;
-        };
-        for entry in entries.flatten() {
-            let name = entry.file_name().to_string_lossy().into_owned();
-            let Some(rest) = name.strip_prefix(&prefix) else {
-                continue;
-            };
-            let pid = rest.split('-').nth(1).and_then(|p| p.parse::<u32>().ok());
-            if pid.is_some_and(|pid| {
-                pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists()
-            }) {
-                // Leftovers of a dead process: removing them is cleanup, failing to is harmless.
-                let _ = fs::remove_dir_all(entry.path()).or_else(|_| fs::remove_file(entry.path()));
-            }
-        }
-    }
-    #[cfg(not(target_os = "linux"))]
-    let _ = target;
 }
 
 /// Moves the finished folder `tmp` to `target`, replacing what is there (a previous bundle, or an
@@ -182,21 +132,5 @@ mod tests {
         assert!(!target.join("old.txt").exists());
         assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
         Ok(())
-    }
-
-    #[cfg(target_os = "linux")]
-    #[test]
-    fn leftovers_of_dead_processes_are_removed_and_live_ones_kept() {
-        let dir = tempfile::tempdir().unwrap();
-        let target = dir.path().join("b");
-        let dead = dir.path().join(".b.stowage-tmp-999999999-1-0");
-        let mine = sibling(&target, "tmp");
-        fs::create_dir(&dead).unwrap();
-        fs::create_dir(&mine).unwrap();
-        fs::write(dir.path().join(".other.stowage-tmp-999999999-1-0"), "").unwrap();
-        remove_stale_siblings(&target);
-        assert!(!dead.exists());
-        assert!(mine.exists());
-        assert!(dir.path().join(".other.stowage-tmp-999999999-1-0").exists());
     }
 }

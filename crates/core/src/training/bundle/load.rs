@@ -6,11 +6,12 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags};
 
-use super::files::{copy_file, sibling};
+use super::files::copy_file;
 use super::manifest::{Manifest, MAX_MANIFEST_BYTES, SQLITE_FILE};
 use super::paths::resolve_inside;
 use super::progress::{Meter, Phase, Sink};
 use super::{archive, Missing};
+use crate::engine::scratch::sibling;
 use crate::engine::{
     connect, ident, integrity, table_columns, write_tx, Error, Result, StoreDef, BUSY_TIMEOUT_MS,
 };
