@@ -712,13 +712,10 @@ fn refuse_non_database(path: &Path) -> Result<()> {
 pub(crate) fn configure(conn: &Connection) -> Result<String> {
     conn.set_prepared_statement_cache_capacity(64);
     let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
-    // A page cache of up to 16 MiB (better-sqlite3's default; SQLite's own is 2 MiB), so that
-    // reading a few MB back does not fetch every page from the OS again.
     conn.execute_batch(
         "PRAGMA synchronous = NORMAL;
          PRAGMA foreign_keys = ON;
-         PRAGMA temp_store = MEMORY;
-         PRAGMA cache_size = -16000;",
+         PRAGMA temp_store = MEMORY;",
     )?;
     Ok(mode.to_ascii_lowercase())
 }
