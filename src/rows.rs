@@ -152,6 +152,8 @@ pub(crate) fn text_values(
     let mut chunks = Vec::new();
     let mut places = Vec::with_capacity(3 * ends.len());
     let (mut chunk_start, mut units, mut start) = (0usize, 0usize, 0usize);
+    // Whether a value (maybe empty) is placed in the chunk being filled.
+    let mut open = false;
     for (&end, &null) in ends.iter().zip(nulls) {
         if null {
             places.extend([NULL_CHUNK, 0, 0]);
@@ -171,8 +173,9 @@ pub(crate) fn text_values(
         places.extend([chunks.len() as u32, units as u32, (units + len) as u32]);
         units += len;
         start = end;
+        open = true;
     }
-    if units > 0 {
+    if open {
         chunks.push(js.ascii_or_utf8(&text[chunk_start..start])?);
     }
     Ok((
