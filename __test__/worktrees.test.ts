@@ -127,6 +127,23 @@ describe('crud_tests', () => {
     expect(w.getSession('/crud/null', 'nulls')).toMatchObject({ model: null, winnerId: null, runtimeMix: [] })
   })
 
+  it('reads back text of any script exactly, in every field and through every read', () => {
+    const text = (k: string) => `${k} é 日本語 🚀 "quoted" \\ line\nnext\ttab \u2028 end`
+    const wide = session('wide-é🚀', {
+      task: text('task'), model: text('model'), runtimeMix: [text('mix'), '', 'ascii'],
+      instances: [instance(0, { output: text('out').repeat(500), runtimeLabel: text('label') }), instance(1, { branch: text('branch') })],
+      chatHistory: [message('m-日本', '2025-01-13T10:00:00.000Z', { content: text('content') }), message('m-2', '2025-01-13T10:00:01.000Z', { content: 'x' })],
+    })
+    w.createSession('/crud/wide', wide)
+    // updateSession's result is written as JSON in Rust and parsed: the reads must give the same.
+    const stored = w.updateSession('/crud/wide', wide)
+    expect(stored).toMatchObject({ task: text('task'), runtimeMix: [text('mix'), '', 'ascii'], chatHistory: [{ id: 'm-日本', content: text('content') }, { content: 'x' }] })
+    expect(stored.instances[0]).toMatchObject({ output: text('out').repeat(500), runtimeLabel: text('label'), sessionId: wide.id })
+    expect(w.getSession('/crud/wide', wide.id)).toEqual(stored)
+    expect(w.getAllSessions('/crud/wide')).toEqual([stored])
+    expect(w.listSessions({ workspacePath: '/crud/wide' })).toEqual([stored])
+  })
+
   it('gets a session by id; a missing one, or another workspace\'s, is null', () => {
     expect(w.getSession('/crud/minimal', 'min')?.id).toBe('min')
     expect(w.getSession('/crud/minimal', 'nope')).toBeNull()

@@ -642,7 +642,7 @@ impl Js {
 
     /// A JS string of `s`, copied byte for byte when it is ASCII (no UTF-8 decoding: what makes
     /// a large JSON result cheap to hand over), else decoded as [`Js::string`] does.
-    fn ascii_or_utf8(self, s: &str) -> Result<Val> {
+    pub fn ascii_or_utf8(self, s: &str) -> Result<Val> {
         if !s.is_ascii() {
             return self.string(s);
         }

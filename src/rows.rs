@@ -1,10 +1,11 @@
 //! Result rows as JS objects, fast.
 //!
 //! Creating objects property by property through Node-API costs two calls per value. Instead the
-//! rows travel column by column (numbers as one `Float64Array`, text as one string with a
-//! `Uint32Array` of offsets, other values as an array) and a small JS function builds the
-//! objects with one object literal per row, which V8 allocates with a fixed shape. The function
-//! is generated for each column signature, compiled once per JS environment and cached.
+//! rows travel column by column (numbers as one `Float64Array`, text as a few strings of whole
+//! values with a `Uint32Array` of where each value is, other values as an array) and a small JS
+//! function builds the objects with one object literal per row, which V8 allocates with a fixed
+//! shape. The function is generated for each column signature, compiled once per JS environment
+//! and cached.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -18,7 +19,7 @@ use stowage_core::Rows;
 use crate::js::{Js, Val};
 
 thread_local! {
-    /// Compiled builders by (environment, signature).
+    /// Compiled builders by (environment, key).
     static BUILDERS: RefCell<HashMap<(usize, String), sys::napi_ref>> = RefCell::new(HashMap::new());
 }
 
@@ -57,9 +58,8 @@ fn build(js: Js, rows: &Rows, extra: Option<Extra<'_>>, json: &[&str]) -> Result
                 } else {
                     't'
                 });
-                args.push(js.string(text)?);
-                args.push(utf16_offsets(js, text, ends)?);
-                args.push(uint8_array(js, nulls)?);
+                let (chunks, places) = text_values(js, text, ends, nulls)?;
+                args.extend([chunks, places]);
             }
             Column::Values(vs) => {
                 kinds.push('v');
@@ -118,41 +118,70 @@ pub fn float64_array(js: Js, xs: &[f64]) -> Result<Val> {
     )
 }
 
-fn uint8_array(js: Js, flags: &[bool]) -> Result<Val> {
-    let bytes: Vec<u8> = flags.iter().map(|&b| u8::from(b)).collect();
-    typed_array(
-        js,
-        sys::TypedarrayType::uint8_array,
-        bytes.len(),
-        bytes.len(),
-        bytes.as_ptr().cast(),
-    )
-}
-
-/// Offsets of each value in the JS (UTF-16) string: `n + 1` of them, starting at 0.
-fn utf16_offsets(js: Js, text: &str, ends: &[usize]) -> Result<Val> {
-    let mut offsets = Vec::with_capacity(ends.len() + 1);
-    offsets.push(0u32);
-    if text.is_ascii() {
-        offsets.extend(ends.iter().map(|&e| e as u32));
-    } else {
-        let (mut byte, mut units) = (0usize, 0u32);
-        for &end in ends {
-            units += text.as_bytes()[byte..end]
-                .iter()
-                .map(|&b| u32::from(b & 0xC0 != 0x80) + u32::from(b >= 0xF0))
-                .sum::<u32>();
-            byte = end;
-            offsets.push(units);
-        }
-    }
+/// A `Uint32Array` copy of `xs`.
+pub(crate) fn uint32_array(js: Js, xs: &[u32]) -> Result<Val> {
     typed_array(
         js,
         sys::TypedarrayType::uint32_array,
-        offsets.len(),
-        offsets.len() * 4,
-        offsets.as_ptr().cast(),
+        xs.len(),
+        std::mem::size_of_val(xs),
+        xs.as_ptr().cast(),
     )
+}
+
+/// The most UTF-16 units one chunk of [`text_values`] holds, unless a single value is longer:
+/// small enough for V8 to allocate the string in its young generation, whose pages are reused,
+/// rather than in pages of its own that the kernel zeroes and maps for each result.
+const CHUNK_UNITS: usize = 32 * 1024;
+
+/// The chunk number of a NULL text value in [`text_values`]' places.
+pub(crate) const NULL_CHUNK: u32 = u32::MAX;
+
+/// Text values (value `k` is `text[ends[k - 1]..ends[k]]`, or NULL where `nulls[k]`) as JS
+/// strings: `(chunks, places)`, an array of strings each holding whole values one after the
+/// other, and a `Uint32Array` of three numbers per value, its chunk ([`NULL_CHUNK`] for NULL)
+/// and its start and end there in UTF-16 units. JS slices each value out of its chunk, which
+/// V8 does without copying the characters.
+pub(crate) fn text_values(
+    js: Js,
+    text: &str,
+    ends: &[usize],
+    nulls: &[bool],
+) -> Result<(Val, Val)> {
+    let ascii = text.is_ascii();
+    let mut chunks = Vec::new();
+    let mut places = Vec::with_capacity(3 * ends.len());
+    let (mut chunk_start, mut units, mut start) = (0usize, 0usize, 0usize);
+    // Whether a value (maybe empty) is placed in the chunk being filled.
+    let mut open = false;
+    for (&end, &null) in ends.iter().zip(nulls) {
+        if null {
+            places.extend([NULL_CHUNK, 0, 0]);
+            start = end;
+            continue;
+        }
+        let value = &text[start..end];
+        let len = if ascii {
+            value.len()
+        } else {
+            value.encode_utf16().count()
+        };
+        if units > 0 && units + len > CHUNK_UNITS {
+            chunks.push(js.ascii_or_utf8(&text[chunk_start..start])?);
+            (chunk_start, units) = (start, 0);
+        }
+        places.extend([chunks.len() as u32, units as u32, (units + len) as u32]);
+        units += len;
+        start = end;
+        open = true;
+    }
+    if open {
+        chunks.push(js.ascii_or_utf8(&text[chunk_start..start])?);
+    }
+    Ok((
+        js.array(chunks.into_iter().map(Ok))?,
+        uint32_array(js, &places)?,
+    ))
 }
 
 fn typed_array(
@@ -181,13 +210,19 @@ fn builder(js: Js, kinds: &[char], names: &[&str]) -> Result<Val> {
         .zip(names)
         .map(|(k, n)| format!("{k}{}", js_literal(n)))
         .collect();
-    let key = (js.0 as usize, signature);
+    compiled(js, &format!("rows:{signature}"), || source(kinds, names))
+}
+
+/// The function the script `source()` evaluates to, compiled on first use of `key` in this
+/// environment and kept for the environment's life.
+pub(crate) fn compiled(js: Js, key: &str, source: impl FnOnce() -> String) -> Result<Val> {
+    let key = (js.0 as usize, key.to_string());
     if let Some(r) = BUILDERS.with(|b| b.borrow().get(&key).copied()) {
         let mut f = ptr::null_mut();
         js.check_status(unsafe { sys::napi_get_reference_value(js.0, r, &mut f) })?;
         return Ok(f);
     }
-    let source = js.string(&source(kinds, names))?;
+    let source = js.string(&source())?;
     let mut f = ptr::null_mut();
     js.check_status(unsafe { sys::napi_run_script(js.0, source, &mut f) })?;
     let mut r = ptr::null_mut();
@@ -241,14 +276,15 @@ fn source(kinds: &[char], names: &[&str]) -> String {
                 numeric += 1;
             }
             't' | 'j' => {
-                params.extend([format!("a{i}"), format!("o{i}"), format!("z{i}")]);
-                let text = format!("a{i}.slice(o{i}[i], o{i}[i + 1])");
+                params.extend([format!("a{i}"), format!("p{i}")]);
+                pre.push_str(&format!("var c{i} = p{i}[3 * i]; "));
+                let text = format!("a{i}[c{i}].slice(p{i}[3 * i + 1], p{i}[3 * i + 2])");
                 let value = if *kind == 'j' {
                     format!("JSON.parse({text})")
                 } else {
                     text
                 };
-                fields.push(format!("{key}: z{i}[i] ? null : {value}"));
+                fields.push(format!("{key}: c{i} === {NULL_CHUNK} ? null : {value}"));
             }
             _ => {
                 params.push(format!("a{i}"));

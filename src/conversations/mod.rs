@@ -76,25 +76,30 @@ fn session_object(js: Js, s: &Session) -> Result<Val> {
     Ok(o)
 }
 
-fn tool_calls(js: Js, text: Option<&str>) -> Result<Val> {
-    text.map_or_else(|| js.null(), |t| js.json(t))
-}
+/// The builder of a message object: its fields in order, `toolCalls` as JSON text or `null`.
+const MESSAGE_SOURCE: &str = "(function (id, sessionId, role, content, createdAt, promptTokens, \
+     completionTokens, sequence, cost, toolCalls) { return { id: id, sessionId: sessionId, \
+     role: role, content: content, createdAt: createdAt, promptTokens: promptTokens, \
+     completionTokens: completionTokens, sequence: sequence, cost: cost, \
+     toolCalls: toolCalls === null ? null : JSON.parse(toolCalls) }; })";
 
+/// The message as a JS object, made by one call of a JS function (a fixed-shape literal)
+/// rather than one Node-API call per property.
 fn message_object(js: Js, m: &Message) -> Result<Val> {
-    let o = js.object_new()?;
-    js.set_named(o, "id", js.string(&m.id)?)?;
-    js.set_named(o, "sessionId", js.string(&m.session_id)?)?;
-    js.set_named(o, "role", js.string(&m.role)?)?;
-    js.set_named(o, "content", js.string(&m.content)?)?;
-    js.set_named(o, "createdAt", js.string(&m.created_at)?)?;
-    let prompt = opt_number(js, m.prompt_tokens.map(|n| n as f64))?;
-    js.set_named(o, "promptTokens", prompt)?;
-    let completion = opt_number(js, m.completion_tokens.map(|n| n as f64))?;
-    js.set_named(o, "completionTokens", completion)?;
-    js.set_named(o, "sequence", js.number(m.sequence as f64)?)?;
-    js.set_named(o, "cost", opt_number(js, m.cost)?)?;
-    js.set_named(o, "toolCalls", tool_calls(js, m.tool_calls.as_deref())?)?;
-    Ok(o)
+    let make = crate::rows::compiled(js, "conversations:message", || MESSAGE_SOURCE.into())?;
+    let args = [
+        js.string(&m.id)?,
+        js.string(&m.session_id)?,
+        js.string(&m.role)?,
+        js.string(&m.content)?,
+        js.string(&m.created_at)?,
+        opt_number(js, m.prompt_tokens.map(|n| n as f64))?,
+        opt_number(js, m.completion_tokens.map(|n| n as f64))?,
+        js.number(m.sequence as f64)?,
+        opt_number(js, m.cost)?,
+        opt_string(js, m.tool_calls.as_deref())?,
+    ];
+    js.call(make, &args)
 }
 
 fn branch_object(js: Js, b: &Branch) -> Result<Val> {

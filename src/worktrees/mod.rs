@@ -5,6 +5,8 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+mod columns;
+
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 use stowage_core::worktrees::{
@@ -55,12 +57,6 @@ pub struct WorktreeStore {
 
 fn at<'a>(func: &'a str, arg: &'a str) -> At<'a> {
     At { func, arg }
-}
-
-/// The sessions as JS objects: their JSON, written in Rust, through one `JSON.parse`
-/// (faster than building the objects value by value through Node-API; see BENCHMARKS.md).
-fn sessions_array(js: Js, list: &[WorktreeSession]) -> Result<Val> {
-    js.json(&worktrees::sessions_json(list))
 }
 
 fn session_object(js: Js, s: &WorktreeSession) -> Result<Val> {
@@ -244,10 +240,8 @@ impl WorktreeStore {
         let f = "getSession";
         let path = Self::string(js, workspace_path, f, "workspacePath")?;
         let id = Self::string(js, id, f, "id")?;
-        match self.run(js, |w| w.get_session(&path, &id))? {
-            Some(s) => session_object(js, &s).map(Raw),
-            None => js.null().map(Raw),
-        }
+        let found = self.run(js, |w| w.session_columns(&path, &id))?;
+        columns::first_session(js, &found).map(Raw)
     }
 
     /// Every session of the workspace, most recently updated first (by the instant the
@@ -261,7 +255,8 @@ impl WorktreeStore {
     pub fn get_all_sessions(&self, env: Env, workspace_path: Unknown<'_>) -> Result<Raw> {
         let js = Js(env.raw());
         let path = Self::string(js, workspace_path, "getAllSessions", "workspacePath")?;
-        sessions_array(js, &self.run(js, |w| w.get_all_sessions(&path))?).map(Raw)
+        let found = self.run(js, |w| w.all_sessions_columns(&path))?;
+        columns::sessions_array(js, &found).map(Raw)
     }
 
     /// Deletes the session `id` of the workspace with its instances and messages.
@@ -359,7 +354,8 @@ impl WorktreeStore {
     pub fn list_sessions(&self, env: Env, query: Unknown<'_>) -> Result<Raw> {
         let js = Js(env.raw());
         let q = list_query(js, query.raw())?;
-        sessions_array(js, &self.run(js, |w| w.list_sessions(&q))?).map(Raw)
+        let found = self.run(js, |w| w.list_sessions_columns(&q))?;
+        columns::sessions_array(js, &found).map(Raw)
     }
 
     /// The number of sessions of each type, `{ competition, ensemble, debate }`, of every

@@ -1,5 +1,7 @@
 //! Messages: appended with the next `sequence` of their session, listed by sequence.
 
+use std::sync::LazyLock;
+
 use rusqlite::{params, Connection, Row};
 
 use super::{missing, non_empty, text, Conversations, NEW_ID};
@@ -55,7 +57,7 @@ impl NewMessage {
     /// `ERR_INVALID_ARG` for an empty role, negative tokens or a negative or non-finite cost,
     /// `ERR_INVALID_JSON` for tool calls that are not one JSON array.
     pub fn validate(&self, field: &str) -> Result<()> {
-        non_empty(&format!("{field}.role"), &self.role)?;
+        non_empty(format_args!("{field}.role"), &self.role)?;
         for (name, n) in [
             ("promptTokens", self.prompt_tokens),
             ("completionTokens", self.completion_tokens),
@@ -129,6 +131,19 @@ fn list_params<'p>(session_id: &'p str, q: &ListMessages) -> impl rusqlite::Para
     )
 }
 
+/// The insert of [`append_on`]: the message with the session's next sequence and the next
+/// full-text key (both read from their unique indexes).
+static APPEND_SQL: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "INSERT INTO messages (id, session_id, role, content, created_at, prompt_tokens,
+           completion_tokens, tool_calls, sequence, cost, fts_rowid)
+         VALUES ({NEW_ID}, ?1, ?2, ?3, ?4, ?5, ?6, ?7,
+           (SELECT coalesce(max(sequence), 0) + 1 FROM messages WHERE session_id = ?1),
+           ?8, (SELECT coalesce(max(fts_rowid), 0) + 1 FROM messages))
+         RETURNING id, sequence"
+    )
+});
+
 /// The body of [`Conversations::append_message`], inside its transaction.
 fn append_on(c: &Connection, session_id: &str, m: &NewMessage, now: &str) -> Result<Message> {
     let changed = c
@@ -150,28 +165,19 @@ fn append_on(c: &Connection, session_id: &str, m: &NewMessage, now: &str) -> Res
     if changed == 0 {
         return Err(missing(session_id));
     }
-    let (id, sequence) = c
-        .prepare_cached(&format!(
-            "INSERT INTO messages (id, session_id, role, content, created_at, prompt_tokens,
-               completion_tokens, tool_calls, sequence, cost, fts_rowid)
-             VALUES ({NEW_ID}, ?1, ?2, ?3, ?4, ?5, ?6, ?7,
-               (SELECT coalesce(max(sequence), 0) + 1 FROM messages WHERE session_id = ?1),
-               ?8, (SELECT coalesce(max(fts_rowid), 0) + 1 FROM messages))
-             RETURNING id, sequence"
-        ))?
-        .query_row(
-            params![
-                session_id,
-                m.role,
-                m.content,
-                now,
-                m.prompt_tokens,
-                m.completion_tokens,
-                m.tool_calls,
-                m.cost
-            ],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )?;
+    let (id, sequence) = c.prepare_cached(&APPEND_SQL)?.query_row(
+        params![
+            session_id,
+            m.role,
+            m.content,
+            now,
+            m.prompt_tokens,
+            m.completion_tokens,
+            m.tool_calls,
+            m.cost
+        ],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
     Ok(Message {
         id,
         session_id: session_id.into(),

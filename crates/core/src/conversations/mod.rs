@@ -253,7 +253,7 @@ pub(crate) fn missing(id: &str) -> Error {
 }
 
 /// `ERR_INVALID_ARG` unless `value` has a character other than white space.
-pub(crate) fn non_empty(field: &str, value: &str) -> Result<()> {
+pub(crate) fn non_empty(field: impl std::fmt::Display, value: &str) -> Result<()> {
     if value.trim().is_empty() {
         return Err(Error::InvalidArg(format!("{field} must not be empty")));
     }

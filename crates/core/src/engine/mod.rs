@@ -735,9 +735,10 @@ pub(crate) fn write_tx<T>(
     } else {
         ("BEGIN IMMEDIATE", "COMMIT", "ROLLBACK")
     };
-    conn.execute_batch(begin)?;
+    // Prepared once per connection: a write's fixed cost is mostly these two statements.
+    conn.prepare_cached(begin)?.execute([])?;
     let result = f(conn).and_then(|v| {
-        conn.execute_batch(commit)?;
+        conn.prepare_cached(commit)?.execute([])?;
         Ok(v)
     });
     if result.is_err() && (nested || !conn.is_autocommit()) {

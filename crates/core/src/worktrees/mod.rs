@@ -27,6 +27,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod columns;
 mod hash;
 mod import;
 mod model;
@@ -35,15 +36,17 @@ pub mod schema;
 use std::collections::HashMap;
 
 use rusqlite::types::Value;
-use rusqlite::{params, params_from_iter, Connection, Row};
+use rusqlite::{params, params_from_iter, Connection};
 
 use crate::engine::{Database, Error, Result, NOW_ISO};
 
+pub use columns::{
+    SessionColumns, Values, INSTANCE_NUMBERS, INSTANCE_TEXTS, MESSAGE_NUMBERS, MESSAGE_TEXTS,
+};
+use columns::{INSTANCE_COLUMNS, MESSAGE_COLUMNS};
 pub use hash::{normalized_path, workspace_hash};
 pub use import::{default_legacy_dir, LegacyWorkspaces};
-pub use model::{
-    session_json, sessions_json, ChatMessage, FieldError, Source, WorktreeInstance, WorktreeSession,
-};
+pub use model::{session_json, ChatMessage, FieldError, Source, WorktreeInstance, WorktreeSession};
 
 /// The worktrees store of an open [`Database`].
 #[derive(Debug, Clone, Copy)]
@@ -88,16 +91,6 @@ pub struct WorktreeStats {
     pub file_size: i64,
     pub path: String,
 }
-
-const SESSION_COLUMNS: &str = "id, session_type, task, status, created_at, updated_at, \
-     completed_at, model, timeout_seconds, preserve_worktrees, winner_id, runtime_mix, \
-     total_duration, total_files_changed, total_lines_added, total_lines_deleted";
-
-const INSTANCE_COLUMNS: &str = "session_id, instance_id, worktree_path, branch, agent_name, \
-     status, tmux_session_id, output, start_time, end_time, files_changed, lines_added, \
-     lines_deleted, runtime, model, runtime_label";
-
-const MESSAGE_COLUMNS: &str = "session_id, id, role, content, timestamp, instance_id";
 
 /// Newest first by the instant a timestamp denotes (any RFC 3339 offset, or SQL's
 /// `YYYY-MM-DD HH:MM:SS` as UTC); text that is no timestamp last.
@@ -168,7 +161,7 @@ impl<'a> Worktrees<'a> {
             c.prepare_cached("DELETE FROM chat_messages WHERE session_id = ?1")?
                 .execute([&s.id])?;
             insert_children(c, s)?;
-            let mut found = sessions_where(c, "WHERE id = ?1", [&s.id])?;
+            let mut found = columns::read(c, "WHERE id = ?1", [&s.id])?.sessions();
             found.pop().ok_or_else(|| not_found(&s.id))
         })
     }
@@ -176,20 +169,29 @@ impl<'a> Worktrees<'a> {
     /// The session `id` of the workspace, with its instances (by instance id) and messages
     /// (chronological), or `None`, also when the id is another workspace's.
     pub fn get_session(&self, workspace_path: &str, id: &str) -> Result<Option<WorktreeSession>> {
+        Ok(self.session_columns(workspace_path, id)?.sessions().pop())
+    }
+
+    /// [`Worktrees::get_session`] as columns (no session or one).
+    pub fn session_columns(&self, workspace_path: &str, id: &str) -> Result<SessionColumns> {
         let hash = workspace_hash(workspace_path);
-        let mut found = sessions_where(
+        columns::read(
             self.conn(),
             "WHERE id = ?1 AND workspace_hash = ?2",
             [id, hash.as_str()],
-        )?;
-        Ok(found.pop())
+        )
     }
 
     /// Every session of the workspace, most recently updated first, with their children,
     /// loaded with one query per table (no query per session). An unknown workspace has none.
     pub fn get_all_sessions(&self, workspace_path: &str) -> Result<Vec<WorktreeSession>> {
+        Ok(self.all_sessions_columns(workspace_path)?.sessions())
+    }
+
+    /// [`Worktrees::get_all_sessions`] as columns.
+    pub fn all_sessions_columns(&self, workspace_path: &str) -> Result<SessionColumns> {
         let hash = workspace_hash(workspace_path);
-        sessions_where(
+        columns::read(
             self.conn(),
             &format!(
                 "WHERE workspace_hash = ?1 ORDER BY {}",
@@ -249,6 +251,11 @@ impl<'a> Worktrees<'a> {
     /// Sessions matching `query` (of any workspace unless it names one), newest first by
     /// update or creation, with their children.
     pub fn list_sessions(&self, query: &SessionQuery) -> Result<Vec<WorktreeSession>> {
+        Ok(self.list_sessions_columns(query)?.sessions())
+    }
+
+    /// [`Worktrees::list_sessions`] as columns.
+    pub fn list_sessions_columns(&self, query: &SessionQuery) -> Result<SessionColumns> {
         let mut clauses = Vec::new();
         let mut args: Vec<Value> = Vec::new();
         let mut arg = |v: Value| {
@@ -299,7 +306,7 @@ impl<'a> Worktrees<'a> {
             let offset = arg(query.offset.unwrap_or(0).into());
             sql.push_str(&format!(" LIMIT {limit} OFFSET {offset}"));
         }
-        sessions_where(self.conn(), &sql, params_from_iter(args))
+        columns::read(self.conn(), &sql, params_from_iter(args))
     }
 
     /// The number of sessions of each type (of every workspace, or of the one at
@@ -446,124 +453,6 @@ fn insert_message(c: &Connection, session_id: &str, m: &ChatMessage) -> Result<(
         m.instance_id
     ])?;
     Ok(())
-}
-
-/// The sessions `filter` (a `WHERE … ORDER BY … LIMIT …` tail) selects, in its order, with
-/// their instances and messages: three queries whatever the number of sessions.
-fn sessions_where(
-    c: &Connection,
-    filter: &str,
-    args: impl rusqlite::Params,
-) -> Result<Vec<WorktreeSession>> {
-    let mut stmt = c.prepare_cached(&format!("SELECT {SESSION_COLUMNS} FROM sessions {filter}"))?;
-    let mut sessions: Vec<WorktreeSession> = stmt
-        .query_map(args, session_from_row)?
-        .collect::<rusqlite::Result<_>>()?;
-    if sessions.is_empty() {
-        return Ok(sessions);
-    }
-    let index: HashMap<String, usize> = sessions
-        .iter()
-        .enumerate()
-        .map(|(i, s)| (s.id.clone(), i))
-        .collect();
-    let ids = serde_json::to_string(&sessions.iter().map(|s| &s.id).collect::<Vec<_>>())
-        .unwrap_or_default();
-    let mut stmt = c.prepare_cached(&format!(
-        "SELECT {INSTANCE_COLUMNS} FROM instances
-         WHERE session_id IN (SELECT value FROM json_each(?1)) ORDER BY session_id, instance_id"
-    ))?;
-    let mut rows = stmt.query([&ids])?;
-    while let Some(r) = rows.next()? {
-        let i = instance_from_row(r)?;
-        if let Some(&at) = i.session_id.as_ref().and_then(|id| index.get(id)) {
-            sessions[at].instances.push(i);
-        }
-    }
-    // Chronological: by the instant each timestamp denotes, text that is none last, then by
-    // text and insertion. The instants are computed by SQLite but sorted here, which spares
-    // SQLite's sorter a copy of every row.
-    let mut stmt = c.prepare_cached(&format!(
-        "SELECT {MESSAGE_COLUMNS}, unixepoch(timestamp, 'subsec'), rowid FROM chat_messages
-         WHERE session_id IN (SELECT value FROM json_each(?1))"
-    ))?;
-    let mut rows = stmt.query([&ids])?;
-    let mut messages: Vec<(Option<f64>, i64, ChatMessage)> = Vec::new();
-    while let Some(r) = rows.next()? {
-        messages.push((r.get(6)?, r.get(7)?, message_from_row(r)?));
-    }
-    messages.sort_by(|(a, ra, ma), (b, rb, mb)| {
-        let instant = match (a, b) {
-            (Some(a), Some(b)) => a.total_cmp(b),
-            (a, b) => a.is_none().cmp(&b.is_none()),
-        };
-        instant
-            .then_with(|| ma.timestamp.cmp(&mb.timestamp))
-            .then(ra.cmp(rb))
-    });
-    for (_, _, m) in messages {
-        if let Some(&at) = m.session_id.as_ref().and_then(|id| index.get(id)) {
-            sessions[at].chat_history.push(m);
-        }
-    }
-    Ok(sessions)
-}
-
-fn session_from_row(r: &Row<'_>) -> rusqlite::Result<WorktreeSession> {
-    let mix: Option<String> = r.get(11)?;
-    Ok(WorktreeSession {
-        id: r.get(0)?,
-        session_type: r.get(1)?,
-        task: r.get(2)?,
-        status: r.get(3)?,
-        created_at: r.get(4)?,
-        updated_at: r.get(5)?,
-        completed_at: r.get(6)?,
-        model: r.get(7)?,
-        timeout_seconds: r.get(8)?,
-        preserve_worktrees: r.get::<_, Option<i64>>(9)?.map(|v| v != 0),
-        winner_id: r.get(10)?,
-        // As AIT42 reads it: text that is not a JSON array of strings is no mix.
-        runtime_mix: mix.and_then(|m| serde_json::from_str(&m).ok()),
-        total_duration: r.get(12)?,
-        total_files_changed: r.get(13)?,
-        total_lines_added: r.get(14)?,
-        total_lines_deleted: r.get(15)?,
-        instances: Vec::new(),
-        chat_history: Vec::new(),
-    })
-}
-
-fn instance_from_row(r: &Row<'_>) -> rusqlite::Result<WorktreeInstance> {
-    Ok(WorktreeInstance {
-        session_id: r.get(0)?,
-        instance_id: r.get(1)?,
-        worktree_path: r.get(2)?,
-        branch: r.get(3)?,
-        agent_name: r.get(4)?,
-        status: r.get(5)?,
-        tmux_session_id: r.get(6)?,
-        output: r.get(7)?,
-        start_time: r.get(8)?,
-        end_time: r.get(9)?,
-        files_changed: r.get(10)?,
-        lines_added: r.get(11)?,
-        lines_deleted: r.get(12)?,
-        runtime: r.get(13)?,
-        model: r.get(14)?,
-        runtime_label: r.get(15)?,
-    })
-}
-
-fn message_from_row(r: &Row<'_>) -> rusqlite::Result<ChatMessage> {
-    Ok(ChatMessage {
-        session_id: r.get(0)?,
-        id: r.get(1)?,
-        role: r.get(2)?,
-        content: r.get(3)?,
-        timestamp: r.get(4)?,
-        instance_id: r.get(5)?,
-    })
 }
 
 /// True when the session `id` exists (in any workspace).

@@ -223,12 +223,6 @@ impl WorktreeSession {
     }
 }
 
-/// The JSON text of `sessions` (an array), written straight from the objects: how a long list
-/// reaches JS in one `JSON.parse`.
-pub fn sessions_json(sessions: &[WorktreeSession]) -> String {
-    serde_json::to_string(sessions).unwrap_or_default()
-}
-
 /// The JSON text of one session.
 pub fn session_json(session: &WorktreeSession) -> String {
     serde_json::to_string(session).unwrap_or_default()
