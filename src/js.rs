@@ -47,6 +47,20 @@ pub struct At<'a> {
     pub arg: &'a str,
 }
 
+/// Names argument `arg` of function `func` for error messages.
+pub(crate) fn at<'a>(func: &'a str, arg: &'a str) -> At<'a> {
+    At { func, arg }
+}
+
+/// A function's `options` argument: `None` when null or undefined, else it must be an object
+/// (a TypeError naming `<func>: options` otherwise).
+pub(crate) fn opt_options(js: Js, v: Val, func: &str) -> Result<Option<Val>> {
+    if js.is_nullish(v)? {
+        return Ok(None);
+    }
+    js.object(v, at(func, "options")).map(Some)
+}
+
 impl Js {
     /// Turns a failed Node-API status into an error, keeping a JS exception that is already
     /// pending (a throwing getter, say) as the one that propagates.

@@ -17,7 +17,7 @@ use stowage_core::{stores, Database, OpenOptions, StoreDef};
 
 use crate::handle::Handle;
 use crate::job::Event;
-use crate::js::{At, Js, Raw, Val};
+use crate::js::{at, opt_options, At, Js, Raw, Val};
 
 /// One open SQLite file and the stores it hosts. Create it with `openStore`.
 #[napi]
@@ -388,13 +388,7 @@ impl Store {
     pub fn backup_to(&self, env: Env, path: Unknown<'_>, options: Unknown<'_>) -> Result<Raw> {
         let js = Js(env.raw());
         let f = "backupTo";
-        let target = js.path(
-            path.raw(),
-            At {
-                func: f,
-                arg: "path",
-            },
-        )?;
+        let target = js.path(path.raw(), at(f, "path"))?;
         let how = backup_options(js, f, options.raw())?;
         let made = self
             .handle
@@ -422,20 +416,12 @@ impl Store {
     ) -> Result<Raw> {
         let js = Js(env.raw());
         let f = "backupToAsync";
-        let args = js
-            .path(
-                path.raw(),
-                At {
-                    func: f,
-                    arg: "path",
-                },
-            )
-            .and_then(|target| {
-                let how = backup_options(js, f, options.raw())?;
-                let on_progress = crate::job::progress_option(js, f, options.raw())?;
-                let source = self.handle.with(js, |db| db.job_path(f))?;
-                Ok((target, how, on_progress, source))
-            });
+        let args = js.path(path.raw(), at(f, "path")).and_then(|target| {
+            let how = backup_options(js, f, options.raw())?;
+            let on_progress = crate::job::progress_option(js, f, options.raw())?;
+            let source = self.handle.with(js, |db| db.job_path(f))?;
+            Ok((target, how, on_progress, source))
+        });
         let (target, how, on_progress, source) = match args {
             Ok(a) => a,
             Err(e) => return crate::job::rejected(js, e),
@@ -470,30 +456,15 @@ impl Store {
     pub fn restore_from(&self, env: Env, path: Unknown<'_>, options: Unknown<'_>) -> Result<Raw> {
         let js = Js(env.raw());
         let f = "restoreFrom";
-        let from = js.path(
-            path.raw(),
-            At {
-                func: f,
-                arg: "path",
-            },
-        )?;
-        let mut keep = true;
-        if !js.is_nullish(options.raw())? {
-            let o = js.object(
-                options.raw(),
-                At {
-                    func: f,
-                    arg: "options",
-                },
-            )?;
-            let at = At {
-                func: f,
-                arg: "options.keepPreRestore",
-            };
-            keep = js
-                .opt_bool(js.get(o, "keepPreRestore")?, at)?
-                .unwrap_or(true);
+        let from = js.path(path.raw(), at(f, "path"))?;
+        let keep = match opt_options(js, options.raw(), f)? {
+            Some(o) => js.opt_bool(
+                js.get(o, "keepPreRestore")?,
+                at(f, "options.keepPreRestore"),
+            )?,
+            None => None,
         }
+        .unwrap_or(true);
         let done = self
             .handle
             .with_mut(js, |db| db.restore_from(Path::new(&from), keep))?;
@@ -595,22 +566,14 @@ impl Store {
 /// `{ gzip?, verify? }` of `backupTo` and `backupToAsync`.
 fn backup_options(js: Js, func: &str, options: Val) -> Result<backup::BackupOptions> {
     let mut how = backup::BackupOptions::default();
-    if js.is_nullish(options)? {
-        return Ok(how);
-    }
-    let o = js.object(
-        options,
-        At {
-            func,
-            arg: "options",
-        },
-    )?;
-    let flag = |key: &str, arg: &str| js.opt_bool(js.get(o, key)?, At { func, arg });
-    if let Some(gzip) = flag("gzip", "options.gzip")? {
-        how.gzip = gzip;
-    }
-    if let Some(verify) = flag("verify", "options.verify")? {
-        how.verify = verify;
+    if let Some(o) = opt_options(js, options, func)? {
+        let flag = |key: &str, arg: &str| js.opt_bool(js.get(o, key)?, at(func, arg));
+        if let Some(gzip) = flag("gzip", "options.gzip")? {
+            how.gzip = gzip;
+        }
+        if let Some(verify) = flag("verify", "options.verify")? {
+            how.verify = verify;
+        }
     }
     Ok(how)
 }

@@ -15,7 +15,7 @@ use stowage_core::agents::AgentsConfig;
 use stowage_core::engine::StoreConfig;
 
 use crate::handle::Handle;
-use crate::js::{At, Js, Raw, Val};
+use crate::js::{at, At, Js, Raw, Val};
 use crate::stores::{member, Binding};
 use crate::{import, job};
 
@@ -86,10 +86,6 @@ fn config(js: Js, v: Val) -> Result<StoreConfig> {
 #[napi]
 pub struct AgentSessionStore {
     pub(crate) handle: Handle,
-}
-
-pub(crate) fn at<'a>(func: &'a str, arg: &'a str) -> At<'a> {
-    At { func, arg }
 }
 
 pub(crate) fn with_agents<T>(

@@ -13,7 +13,7 @@ use napi_derive::napi;
 use stowage_core::chats::{Chats, NewMessage, NewSession, Session, Summary, Todo};
 
 use crate::handle::Handle;
-use crate::js::{At, Js, Raw, Val};
+use crate::js::{at, Js, Raw, Val};
 use crate::stores::{member, Binding};
 
 /// The chats store's binding: `store.chats`.
@@ -37,10 +37,6 @@ pub(crate) const BINDING: Binding = Binding {
 #[napi]
 pub struct ChatStore {
     pub(crate) handle: Handle,
-}
-
-fn at<'a>(func: &'a str, arg: &'a str) -> At<'a> {
-    At { func, arg }
 }
 
 /// `undefined` or the string.

@@ -11,7 +11,7 @@ use stowage_core::conversations::{
 };
 
 use crate::handle::Handle;
-use crate::js::{At, Js, Raw, Val};
+use crate::js::{at, opt_options, Js, Raw, Val};
 use crate::stores::{member, Binding};
 
 /// The conversations store's binding: `store.conversations`; the store has no options.
@@ -37,10 +37,6 @@ pub(crate) const BINDING: Binding = Binding {
 #[napi]
 pub struct ConversationStore {
     pub(crate) handle: Handle,
-}
-
-pub(crate) fn at<'a>(func: &'a str, arg: &'a str) -> At<'a> {
-    At { func, arg }
 }
 
 pub(crate) fn opt_string(js: Js, s: Option<&str>) -> Result<Val> {
@@ -116,15 +112,6 @@ fn hit_object(js: Js, h: &SearchHit) -> Result<Val> {
     js.set_named(o, "snippet", js.string(&h.snippet)?)?;
     js.set_named(o, "rank", js.number(h.rank)?)?;
     Ok(o)
-}
-
-/// `options` of a method: `None` when absent, the object otherwise (TypeError for another
-/// value).
-pub(crate) fn opt_options(js: Js, v: Val, f: &str) -> Result<Option<Val>> {
-    if js.is_nullish(v)? {
-        return Ok(None);
-    }
-    js.object(v, at(f, "options")).map(Some)
 }
 
 /// A count argument (limit, offset): an integer ≥ `min`, or `None` when absent.

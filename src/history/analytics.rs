@@ -6,8 +6,9 @@ use stowage_core::engine::time::iso_from_ms;
 use stowage_core::history::{AnalyticsQuery, Bucket, Event, GroupBy, NewEvent};
 
 use super::{json_or_null, opt_json_text, with_history};
-use crate::conversations::{at, opt_number, opt_options, opt_string};
+use crate::conversations::{opt_number, opt_string};
 use crate::handle::Handle;
+use crate::js::{at, opt_options};
 use crate::js::{Js, Raw, Val};
 
 /// Usage events (tokens, cost, duration) at their own timestamps, kept 90 days by default

@@ -12,8 +12,8 @@ use napi::bindgen_prelude::*;
 use stowage_core::engine::StoreConfig;
 use stowage_core::history::{History, HistoryConfig, DAY_MS};
 
-use crate::conversations::at;
 use crate::handle::Handle;
+use crate::js::at;
 use crate::js::{Js, Val};
 use crate::stores::{member, Binding};
 

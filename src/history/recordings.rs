@@ -5,8 +5,8 @@ use napi_derive::napi;
 use stowage_core::history::{NewRecording, Recording};
 
 use super::{json_array_text, json_or_null, opt_json_text, with_history};
-use crate::conversations::{at, opt_options};
 use crate::handle::Handle;
+use crate::js::{at, opt_options};
 use crate::js::{Js, Raw, Val};
 
 /// Session recordings: their events (a JSON array), snapshot references and metadata, kept

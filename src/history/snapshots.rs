@@ -5,8 +5,9 @@ use napi_derive::napi;
 use stowage_core::history::{ListSnapshots, NewSnapshot, Snapshot};
 
 use super::with_history;
-use crate::conversations::{at, count, opt_options};
+use crate::conversations::count;
 use crate::handle::Handle;
+use crate::js::{at, opt_options};
 use crate::js::{Js, Raw, Val};
 
 /// The sidepanel's state snapshots, newest first: `create` deletes the oldest unstarred ones

@@ -12,7 +12,7 @@ use stowage_core::engine::StoreConfig;
 use stowage_core::settings::{Entry, Settings, SettingsConfig};
 
 use crate::handle::Handle;
-use crate::js::{At, Js, Raw, Val};
+use crate::js::{at, At, Js, Raw, Val};
 use crate::stores::{member, Binding};
 
 pub use recovery::RecoveryStore;
@@ -45,10 +45,6 @@ pub(crate) const BINDING: Binding = Binding {
         ])
     },
 };
-
-fn at<'a>(func: &'a str, arg: &'a str) -> At<'a> {
-    At { func, arg }
-}
 
 /// `options.settings`: `{ namespace?, maxBytes? }`.
 fn config(js: Js, v: Val) -> Result<StoreConfig> {

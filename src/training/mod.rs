@@ -15,7 +15,7 @@ use napi_derive::napi;
 use stowage_core::training::{FinalModelInput, MetricInput, Training, METRIC_COLUMNS};
 
 use crate::handle::Handle;
-use crate::js::{At, Js, Raw, Val};
+use crate::js::{at, Js, Raw, Val};
 use crate::stores::{member, Binding};
 
 /// The training store's binding: `store.training`; it has no options.
@@ -36,10 +36,6 @@ pub(crate) const BINDING: Binding = Binding {
 #[napi]
 pub struct TrainingStore {
     pub(crate) handle: Handle,
-}
-
-pub(crate) fn at<'a>(func: &'a str, arg: &'a str) -> At<'a> {
-    At { func, arg }
 }
 
 impl TrainingStore {

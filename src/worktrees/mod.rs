@@ -14,7 +14,7 @@ use stowage_core::worktrees::{
 };
 
 use crate::handle::Handle;
-use crate::js::{At, Js, Raw, Val};
+use crate::js::{at, Js, Raw, Val};
 use crate::stores::{member, Binding};
 use crate::{import, job};
 
@@ -53,10 +53,6 @@ pub fn workspace_hash(env: Env, path: Unknown<'_>) -> Result<String> {
 #[napi]
 pub struct WorktreeStore {
     pub(crate) handle: Handle,
-}
-
-fn at<'a>(func: &'a str, arg: &'a str) -> At<'a> {
-    At { func, arg }
 }
 
 fn session_object(js: Js, s: &WorktreeSession) -> Result<Val> {
