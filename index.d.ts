@@ -170,6 +170,29 @@ export interface BackupOptions {
   verify?: boolean
 }
 
+/** How far `restoreFromAsync` is: reading the backup file (`unpack`, bytes of it read),
+ * checking it (`check`, at its start and end), the pre-restore copy (`copy` and `verify`, as a
+ * backup reports them), and the start of the replacement itself (`replace`). */
+export interface RestoreProgress {
+  phase: 'unpack' | 'check' | 'copy' | 'verify' | 'replace'
+  bytesDone: number
+  bytesTotal: number
+}
+
+/** Options of `restoreFrom` and `restoreFromAsync`. */
+export interface RestoreOptions {
+  /** Back the live database up to `<file>.pre-restore-<time>.sqlite` first (default `true`). */
+  keepPreRestore?: boolean
+}
+
+/** What `restoreFrom` and `restoreFromAsync` did. */
+export interface RestoreResult {
+  /** The size of the restored database. */
+  bytes: number
+  /** The path of the pre-restore copy, or `null` with `keepPreRestore: false`. */
+  preRestore: string | null
+}
+
 /** What `backupTo` and `backupToAsync` wrote. */
 export interface BackupResult {
   /** The size of the file written (compressed, with `gzip`). */
@@ -1879,7 +1902,21 @@ export declare class Store {
    * path or `null`. Not inside `transaction(fn)` (`ERR_TRANSACTION_OPEN`), not on a store in
    * memory (`ERR_INVALID_ARG`) or opened read-only (`ERR_READ_ONLY`).
    */
-  restoreFrom(path: string, options?: { keepPreRestore?: boolean }): { bytes: number; preRestore: string | null }
+  restoreFrom(path: string, options?: RestoreOptions): RestoreResult
+  /**
+   * `restoreFrom(path, options)` off the JS thread: the backup is read and checked, and the
+   * pre-restore copy written, on connections of their own while the store stays usable; the
+   * last step replaces the content in one write transaction as `restoreFrom` does (a write
+   * of the store meanwhile waits for it, and then sees the restored database).
+   * `onProgress({ phase, bytesDone, bytesTotal })` is called on the JS thread through the
+   * phases `'unpack'` (bytes of the backup file read, every 16 MiB), `'check'` (its start and
+   * end), `'copy'` and `'verify'` (the pre-restore copy, as `backupToAsync` reports them;
+   * not with `keepPreRestore: false`) and `'replace'` (its start); if it throws, the restore
+   * stops, the live file is as it was, and the promise rejects with what it threw. Resolves
+   * to `{ bytes, preRestore }` as `restoreFrom` returns. Refused where `restoreFrom` is
+   * (`ERR_TRANSACTION_OPEN`, `ERR_INVALID_ARG`, `ERR_READ_ONLY`).
+   */
+  restoreFromAsync(path: string, options?: RestoreOptions & { onProgress?: (progress: RestoreProgress) => void }): Promise<RestoreResult>
   /**
    * Deletes what the retention policies of the file's stores let expire at `now` (epoch
    * milliseconds, default the clock), and returns the rows deleted per table: for the history

@@ -7,7 +7,7 @@ import { basename, join } from 'node:path'
 import { gunzipSync, gzipSync } from 'node:zlib'
 import { describe, expect, it } from 'vitest'
 
-import { openStore, rotateBackups, type BackupProgress } from '../index.js'
+import { openStore, rotateBackups, type BackupProgress, type RestoreProgress } from '../index.js'
 import { eachLine } from './helpers/lines'
 import { sqlQuery } from './helpers/sqlite'
 import { tempDir, thrown } from './helpers/tmp'
@@ -214,6 +214,66 @@ describe('restoreFrom', () => {
     expect(thrown(() => mem.restoreFrom(good)).code).toBe('ERR_INVALID_ARG')
     mem.close()
   })
+
+  it('restoreFromAsync goes through unpack, check, the pre-restore copy and replace, the store usable meanwhile', async () => {
+    const dir = join(root, 'restore-async')
+    mkdirSync(dir)
+    const file = join(dir, 'live.sqlite')
+    const store = trainingFile(file, 'old', 2, 20_000)
+    const backup = join(dir, 'backup.sqlite.gz')
+    await store.backupToAsync(backup, { gzip: true })
+    store.training.insertRun('later', 'p', 'n', [])
+    const events: RestoreProgress[] = []
+    let readsDuring = 0
+    const done = await store.restoreFromAsync(backup, {
+      onProgress: (p) => {
+        events.push(p)
+        // The store answers on the JS thread while the job works on connections of its own.
+        if (p.phase !== 'replace') readsDuring += store.training.listRuns().length
+      },
+    })
+    expect(readsDuring).toBeGreaterThan(0)
+    const phases = events.map((e) => e.phase).filter((p, i, all) => all[i - 1] !== p)
+    expect(phases).toEqual(['unpack', 'check', 'copy', 'verify', 'replace'])
+    for (const e of events) expect(e.bytesDone).toBeLessThanOrEqual(e.bytesTotal)
+    const unpacked = events.filter((e) => e.phase === 'unpack').at(-1)!
+    expect(unpacked.bytesDone).toBe(readFileSync(backup).length)
+    expect(store.training.listRuns().map((r) => r.run_id).sort()).toEqual(['old-0', 'old-1'])
+    expect(runIds(done.preRestore!)).toEqual(['later', 'old-0', 'old-1'])
+    expect(done.bytes).toBe(events.at(-1)!.bytesTotal)
+    store.training.insertRun('after', 'p', 'n', [])
+    expect(runIds(file)).toEqual(['after', 'old-0', 'old-1'])
+    expect(store.integrityCheck()).toEqual(['ok'])
+
+    // Stopped in any phase: the live file as it was, no work files left.
+    const before = runIds(file)
+    const boom = new Error('stop')
+    for (const phase of ['unpack', 'check', 'copy', 'verify', 'replace']) {
+      const run = store.restoreFromAsync(backup, { onProgress: (p) => { if (p.phase === phase) throw boom } })
+      await expect(run, phase).rejects.toBe(boom)
+      expect(runIds(file), phase).toEqual(before)
+    }
+    expect((await store.restoreFromAsync(backup, { keepPreRestore: false })).preRestore).toBeNull()
+    expect(runIds(file)).toEqual(['old-0', 'old-1'])
+    const leftovers = readdirSync(dir).filter((n) => n.startsWith('.') || n.includes('pre-restore'))
+    expect(leftovers).toHaveLength(1) // the first restore's pre-restore copy, and nothing else
+    expect(leftovers[0]).toBe(basename(done.preRestore!))
+
+    writeFileSync(join(dir, 'text.sqlite'), 'not a database')
+    await expect(store.restoreFromAsync(join(dir, 'text.sqlite'))).rejects.toMatchObject({ code: 'ERR_BACKUP_INVALID' })
+    await expect(store.restoreFromAsync(backup, { keepPreRestore: 1 as never })).rejects.toBeInstanceOf(TypeError)
+    await expect(store.restoreFromAsync(backup, { onProgress: 'x' as never })).rejects.toBeInstanceOf(TypeError)
+    let inside: Promise<unknown> | undefined
+    store.transaction(() => {
+      inside = store.restoreFromAsync(backup)
+    })
+    await expect(inside).rejects.toMatchObject({ code: 'ERR_TRANSACTION_OPEN' })
+    const mem = openStore(':memory:')
+    await expect(mem.restoreFromAsync(backup)).rejects.toMatchObject({ code: 'ERR_INVALID_ARG' })
+    mem.close()
+    store.close()
+    await expect(store.restoreFromAsync(backup)).rejects.toMatchObject({ code: 'ERR_CLOSED' })
+  }, 60_000)
 
   it('a store that hosts several stores gets all of them back, FTS index included', () => {
     const dir = join(root, 'several')

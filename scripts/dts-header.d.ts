@@ -170,6 +170,29 @@ export interface BackupOptions {
   verify?: boolean
 }
 
+/** How far `restoreFromAsync` is: reading the backup file (`unpack`, bytes of it read),
+ * checking it (`check`, at its start and end), the pre-restore copy (`copy` and `verify`, as a
+ * backup reports them), and the start of the replacement itself (`replace`). */
+export interface RestoreProgress {
+  phase: 'unpack' | 'check' | 'copy' | 'verify' | 'replace'
+  bytesDone: number
+  bytesTotal: number
+}
+
+/** Options of `restoreFrom` and `restoreFromAsync`. */
+export interface RestoreOptions {
+  /** Back the live database up to `<file>.pre-restore-<time>.sqlite` first (default `true`). */
+  keepPreRestore?: boolean
+}
+
+/** What `restoreFrom` and `restoreFromAsync` did. */
+export interface RestoreResult {
+  /** The size of the restored database. */
+  bytes: number
+  /** The path of the pre-restore copy, or `null` with `keepPreRestore: false`. */
+  preRestore: string | null
+}
+
 /** What `backupTo` and `backupToAsync` wrote. */
 export interface BackupResult {
   /** The size of the file written (compressed, with `gzip`). */

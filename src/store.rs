@@ -12,7 +12,7 @@ use napi_derive::napi;
 use stowage_core::engine::backup::{self, Copied};
 use stowage_core::engine::retention::{self, Deleted, Progress as RetentionProgress};
 use stowage_core::engine::rotate;
-use stowage_core::engine::{connect, now_ms, vacuum_on, AutoVacuum, CheckpointMode};
+use stowage_core::engine::{self, connect, now_ms, vacuum_on, AutoVacuum, CheckpointMode};
 use stowage_core::{stores, Database, OpenOptions, StoreDef};
 
 use crate::handle::Handle;
@@ -450,32 +450,67 @@ impl Store {
     /// memory (`ERR_INVALID_ARG`) or opened read-only (`ERR_READ_ONLY`).
     #[napi(
         catch_unwind,
-        ts_args_type = "path: string, options?: { keepPreRestore?: boolean }",
-        ts_return_type = "{ bytes: number; preRestore: string | null }"
+        ts_args_type = "path: string, options?: RestoreOptions",
+        ts_return_type = "RestoreResult"
     )]
     pub fn restore_from(&self, env: Env, path: Unknown<'_>, options: Unknown<'_>) -> Result<Raw> {
         let js = Js(env.raw());
         let f = "restoreFrom";
         let from = js.path(path.raw(), at(f, "path"))?;
-        let keep = match opt_options(js, options.raw(), f)? {
-            Some(o) => js.opt_bool(
-                js.get(o, "keepPreRestore")?,
-                at(f, "options.keepPreRestore"),
-            )?,
-            None => None,
-        }
-        .unwrap_or(true);
+        let keep = keep_pre_restore(js, f, options.raw())?;
         let done = self
             .handle
             .with_mut(js, |db| db.restore_from(Path::new(&from), keep))?;
-        let obj = js.object_new()?;
-        js.set_named(obj, "bytes", js.number(done.bytes as f64)?)?;
-        let pre = match &done.pre_restore {
-            Some(p) => js.string(&p.to_string_lossy())?,
-            None => js.null()?,
+        restore_result(js, &done).map(Raw)
+    }
+
+    /// `restoreFrom(path, options)` off the JS thread: the backup is read and checked, and the
+    /// pre-restore copy written, on connections of their own while the store stays usable; the
+    /// last step replaces the content in one write transaction as `restoreFrom` does (a write
+    /// of the store meanwhile waits for it, and then sees the restored database).
+    /// `onProgress({ phase, bytesDone, bytesTotal })` is called on the JS thread through the
+    /// phases `'unpack'` (bytes of the backup file read, every 16 MiB), `'check'` (its start and
+    /// end), `'copy'` and `'verify'` (the pre-restore copy, as `backupToAsync` reports them;
+    /// not with `keepPreRestore: false`) and `'replace'` (its start); if it throws, the restore
+    /// stops, the live file is as it was, and the promise rejects with what it threw. Resolves
+    /// to `{ bytes, preRestore }` as `restoreFrom` returns. Refused where `restoreFrom` is
+    /// (`ERR_TRANSACTION_OPEN`, `ERR_INVALID_ARG`, `ERR_READ_ONLY`).
+    #[napi(
+        catch_unwind,
+        ts_args_type = "path: string, options?: RestoreOptions & { onProgress?: (progress: RestoreProgress) => void }",
+        ts_return_type = "Promise<RestoreResult>"
+    )]
+    pub fn restore_from_async(
+        &self,
+        env: Env,
+        path: Unknown<'_>,
+        options: Unknown<'_>,
+    ) -> Result<Raw> {
+        let js = Js(env.raw());
+        let f = "restoreFromAsync";
+        let args = js.path(path.raw(), at(f, "path")).and_then(|from| {
+            let keep = keep_pre_restore(js, f, options.raw())?;
+            let on_progress = crate::job::progress_option(js, f, options.raw())?;
+            let (live, open) = self.handle.with(js, |db| {
+                Ok((db.restore_job("restoreFromAsync()")?, db.restore_options()))
+            })?;
+            Ok((from, keep, on_progress, live, open))
+        });
+        let (from, keep, on_progress, live, open) = match args {
+            Ok(a) => a,
+            Err(e) => return crate::job::rejected(js, e),
         };
-        js.set_named(obj, "preRestore", pre)?;
-        Ok(Raw(obj))
+        crate::job::spawn(
+            js,
+            on_progress,
+            move |report: &mut dyn FnMut(&Copied) -> stowage_core::Result<()>| {
+                let mut into = connect(&live, f)?;
+                engine::restore(&live, &mut into, Path::new(&from), &open, keep, &mut |c| {
+                    report(&c)
+                })
+            },
+            |js, done| restore_result(js, &done),
+        )
     }
 
     /// Deletes what the retention policies of the file's stores let expire at `now` (epoch
@@ -576,6 +611,30 @@ fn backup_options(js: Js, func: &str, options: Val) -> Result<backup::BackupOpti
         }
     }
     Ok(how)
+}
+
+/// `options.keepPreRestore` of `restoreFrom` and `restoreFromAsync` (default `true`).
+fn keep_pre_restore(js: Js, func: &str, options: Val) -> Result<bool> {
+    Ok(match opt_options(js, options, func)? {
+        Some(o) => js.opt_bool(
+            js.get(o, "keepPreRestore")?,
+            at(func, "options.keepPreRestore"),
+        )?,
+        None => None,
+    }
+    .unwrap_or(true))
+}
+
+/// `{ bytes, preRestore }` of a restore.
+fn restore_result(js: Js, done: &engine::Restored) -> Result<Val> {
+    let obj = js.object_new()?;
+    js.set_named(obj, "bytes", js.number(done.bytes as f64)?)?;
+    let pre = match &done.pre_restore {
+        Some(p) => js.string(&p.to_string_lossy())?,
+        None => js.null()?,
+    };
+    js.set_named(obj, "preRestore", pre)?;
+    Ok(obj)
 }
 
 /// `{ bytes, ok, problems }` of a backup.

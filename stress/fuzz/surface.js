@@ -296,6 +296,7 @@ const store = [
   { name: 'backupTo', params: [p('path', T.path(path('backup'))), p('options', options(backupOptions))] },
   { name: 'backupToAsync', async: true, params: [p('path', T.path(path('backup'))), p('options', options({ ...backupOptions, onProgress: progress }))] },
   { name: 'restoreFrom', params: [p('path', T.path(path('backup'))), p('options', options({ keepPreRestore: optBool(maybe(flag)) }))] },
+  { name: 'restoreFromAsync', async: true, params: [p('path', T.path(path('backup'))), p('options', options({ keepPreRestore: optBool(maybe(flag)), onProgress: progress }))] },
   { name: 'query', params: [p('sql', T.str(pick(QUERIES))), p('params', T.optArrayOf(sqlParam, maybe((g) => {
     const id = g.rng.pick(RUN_IDS)
     return tag([id], JSON.stringify([id]), 'array', { items: [s(id)] })

@@ -33,27 +33,36 @@ const SQLITE_HEADER: &[u8; 16] = b"SQLite format 3\0";
 /// The first two bytes of every gzip stream.
 const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 
-/// What a backup is doing: copying the database, checking the copy, compressing it.
+/// What a backup is doing (copying the database, checking the copy, compressing it), or a
+/// restore (reading the backup, checking it, replacing the live content).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Phase {
     Copy,
     Verify,
     Compress,
+    Unpack,
+    Check,
+    Replace,
 }
 
 impl Phase {
-    /// The phase's name in progress events: `copy`, `verify`, `compress`.
+    /// The phase's name in progress events: `copy`, `verify`, `compress`, `unpack`, `check`,
+    /// `replace`.
     pub fn name(self) -> &'static str {
         match self {
             Phase::Copy => "copy",
             Phase::Verify => "verify",
             Phase::Compress => "compress",
+            Phase::Unpack => "unpack",
+            Phase::Check => "check",
+            Phase::Replace => "replace",
         }
     }
 }
 
-/// How far a backup is: bytes of the database file copied, checked (reported at the start and
-/// the end of the check) or compressed.
+/// How far a backup or a restore is: bytes of the database file copied, checked (reported at
+/// the start and the end of the check) or compressed; of the backup file read; of the restored
+/// database about to replace the live one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Copied {
     pub phase: Phase,
@@ -360,10 +369,15 @@ fn read_up_to(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
     Ok(n)
 }
 
-/// Writes the database a backup file holds (plain, or gzipped) to the new file `to`; a file
-/// that is neither, or a gzip stream that is damaged or holds something else, is
+/// Writes the database a backup file holds (plain, or gzipped) to the new file `to`, calling
+/// `progress` with the bytes of `backup` read (phase `unpack`) every 16 MiB and at the end; a
+/// file that is neither, or a gzip stream that is damaged or holds something else, is
 /// `ERR_BACKUP_INVALID`.
-pub(crate) fn unpack(backup: &Path, to: &Path) -> Result<()> {
+pub(crate) fn unpack(
+    backup: &Path,
+    to: &Path,
+    progress: &mut dyn FnMut(Copied) -> Result<()>,
+) -> Result<()> {
     let invalid = |why: String| Error::BackupInvalid(format!("{}: {why}", backup.display()));
     let gzip = match kind_of(backup)? {
         Kind::Sqlite => false,
@@ -371,14 +385,31 @@ pub(crate) fn unpack(backup: &Path, to: &Path) -> Result<()> {
         Kind::Other => return Err(invalid("not a SQLite database or a gzipped one".into())),
     };
     let input = File::open(backup).map_err(|e| Error::io("read", backup, e))?;
+    let total = input
+        .metadata()
+        .map_err(|e| Error::io("inspect", backup, e))?
+        .len();
+    let read = std::rc::Rc::new(std::cell::Cell::new(0u64));
+    let counted = Counted {
+        inner: input,
+        read: read.clone(),
+    };
     let mut output = BufWriter::new(File::create_new(to).map_err(|e| Error::io("create", to, e))?);
     let mut reader: Box<dyn Read> = if gzip {
-        Box::new(MultiGzDecoder::new(input))
+        Box::new(MultiGzDecoder::new(counted))
     } else {
-        Box::new(input)
+        Box::new(counted)
     };
+    let mut report = |done| {
+        progress(Copied {
+            phase: Phase::Unpack,
+            done,
+            total,
+        })
+    };
+    report(0)?;
     let mut buf = vec![0u8; 1 << 20];
-    let mut first = true;
+    let (mut first, mut reported) = (true, 0u64);
     loop {
         let n = match reader.read(&mut buf) {
             Ok(n) => n,
@@ -398,17 +429,36 @@ pub(crate) fn unpack(backup: &Path, to: &Path) -> Result<()> {
         output
             .write_all(&buf[..n])
             .map_err(|e| Error::io("write", to, e))?;
+        if read.get() - reported >= BYTES_PER_REPORT {
+            reported = read.get();
+            report(reported)?;
+        }
     }
     if first {
         return Err(invalid("the gzip stream is empty".into()));
     }
-    output.flush().map_err(|e| Error::io("write", to, e))
+    output.flush().map_err(|e| Error::io("write", to, e))?;
+    report(total)
+}
+
+/// A reader that counts the bytes read through it.
+struct Counted<R> {
+    inner: R,
+    read: std::rc::Rc<std::cell::Cell<u64>>,
+}
+
+impl<R: Read> Read for Counted<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.read.set(self.read.get() + n as u64);
+        Ok(n)
+    }
 }
 
 /// Replaces the whole content of the database on `live` by that of the database file `from`,
 /// as one write transaction: other connections see the old database or the new one, and on any
 /// error (or a process killed half-way) the old one stays. The page sizes must be equal where
-/// `live` is in WAL mode (SQLite's rule); [`restore`](super::Database::restore_from) sees to it.
+/// `live` is in WAL mode (SQLite's rule); [`restore`](super::restore) sees to it.
 pub(crate) fn replace(from: &Path, live: &mut Connection) -> Result<()> {
     let src = Connection::open_with_flags(
         from,

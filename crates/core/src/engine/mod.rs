@@ -510,71 +510,38 @@ impl Database {
     /// step the live file is as it was. The backup file is never modified. Not inside a
     /// transaction (`ERR_TRANSACTION_OPEN`), not on a store in memory or opened read-only.
     pub fn restore_from(&mut self, from: &Path, keep_pre_restore: bool) -> Result<Restored> {
-        let live = self.job_path("restoreFrom")?;
+        let live = self.restore_job("restoreFrom()")?;
+        let options = self.restore_options();
+        restore(
+            &live,
+            &mut self.conn,
+            from,
+            &options,
+            keep_pre_restore,
+            &mut |_| Ok(()),
+        )
+    }
+
+    /// The file a restore replaces, refusing a restore where [`Database::restore_from`] refuses
+    /// it: inside a transaction (`ERR_TRANSACTION_OPEN`), in memory or read-only.
+    /// `call` names the method in errors (`restoreFrom()`).
+    pub fn restore_job(&self, call: &'static str) -> Result<PathBuf> {
+        let live = self.job_path(call.trim_end_matches("()"))?;
         if self.depth.get() > 0 {
-            return Err(Error::TransactionOpen("restoreFrom()"));
+            return Err(Error::TransactionOpen(call));
         }
-        let work = backup::Scratch::beside(&live)?;
-        let copy = work.file("restore");
-        backup::unpack(from, &copy)?;
-        let invalid = |why: String| Error::BackupInvalid(format!("{}: {why}", from.display()));
-        let page_size: i64 = self.conn.query_row("PRAGMA page_size", [], |r| r.get(0))?;
-        let options = OpenOptions {
+        Ok(live)
+    }
+
+    /// How a backup restored into this file must open: with this file's stores and their
+    /// configuration.
+    pub fn restore_options(&self) -> OpenOptions {
+        OpenOptions {
             stores: self.stores.clone(),
             configs: self.configs.clone(),
             auto_vacuum: None,
             read_only: false,
-        };
-        let check = || -> Result<Option<String>> {
-            let checked = Database::open(&copy, &options)?;
-            let problems = checked.integrity_check(false)?;
-            if problems != ["ok"] {
-                return Ok(Some(format!(
-                    "its integrity check failed: {}",
-                    problems.join("; ")
-                )));
-            }
-            // Back to one self-contained file, with the live file's page size: SQLite copies
-            // into a WAL database only from one of the same page size.
-            checked
-                .conn
-                .query_row("PRAGMA journal_mode = DELETE", [], |_| Ok(()))?;
-            let theirs: i64 = checked
-                .conn
-                .query_row("PRAGMA page_size", [], |r| r.get(0))?;
-            if theirs != page_size {
-                checked
-                    .conn
-                    .execute_batch(&format!("PRAGMA page_size = {page_size}; VACUUM"))?;
-            }
-            checked.close()?;
-            Ok(None)
-        };
-        match check() {
-            Ok(None) => {}
-            Ok(Some(why)) => return Err(invalid(why)),
-            Err(e @ Error::Io { .. }) => return Err(e),
-            Err(e) => return Err(invalid(format!("it does not open as this store ({e})"))),
         }
-        let pre_restore = if keep_pre_restore {
-            let mut name = live.clone().into_os_string();
-            name.push(format!(
-                ".pre-restore-{}.sqlite",
-                time::now_iso().replace(':', "-")
-            ));
-            let name = PathBuf::from(name);
-            backup::backup(&live, &name, backup::BackupOptions::default(), &mut |_| {
-                Ok(())
-            })?;
-            Some(name)
-        } else {
-            None
-        };
-        backup::replace(&copy, &mut self.conn)?;
-        let bytes = std::fs::metadata(&copy)
-            .map_err(|e| Error::io("inspect", &copy, e))?
-            .len();
-        Ok(Restored { bytes, pre_restore })
     }
 
     /// The retention policies of the stores this file was opened with, in their order.
@@ -626,6 +593,104 @@ pub fn connect(path: &Path, work: &str) -> Result<Connection> {
     conn.busy_timeout(std::time::Duration::from_millis(BUSY_TIMEOUT_MS.into()))?;
     configure(&conn)?;
     Ok(conn)
+}
+
+/// Replaces the content of the database file `live`, through its connection `into`, by the one
+/// in the backup file `from` ([`Database::restore_from`] tells how): the backup is unpacked
+/// into a work file beside `live` and checked there (it must open with `options`' stores), the
+/// live database is copied to `<live>.pre-restore-<time>.sqlite` with `keep_pre_restore`, and
+/// last the content is replaced in one write transaction. `progress` is called through the
+/// phases `unpack` (bytes of `from` read), `check` (at its start and end), with
+/// `keep_pre_restore` those of the pre-restore copy's backup (`copy`, `verify`), and `replace`
+/// (at its start, before the write lock is taken); an error from it stops the restore, with the
+/// live file as it was and no pre-restore copy left.
+pub fn restore(
+    live: &Path,
+    into: &mut Connection,
+    from: &Path,
+    options: &OpenOptions,
+    keep_pre_restore: bool,
+    progress: &mut dyn FnMut(backup::Copied) -> Result<()>,
+) -> Result<Restored> {
+    let work = backup::Scratch::beside(live)?;
+    let copy = work.file("restore");
+    backup::unpack(from, &copy, progress)?;
+    let invalid = |why: String| Error::BackupInvalid(format!("{}: {why}", from.display()));
+    let page_size: i64 = into.query_row("PRAGMA page_size", [], |r| r.get(0))?;
+    let size = std::fs::metadata(&copy)
+        .map_err(|e| Error::io("inspect", &copy, e))?
+        .len();
+    let mut at = |phase, done| {
+        progress(backup::Copied {
+            phase,
+            done,
+            total: size,
+        })
+    };
+    at(backup::Phase::Check, 0)?;
+    let check = || -> Result<Option<String>> {
+        let checked = Database::open(&copy, options)?;
+        let problems = checked.integrity_check(false)?;
+        if problems != ["ok"] {
+            return Ok(Some(format!(
+                "its integrity check failed: {}",
+                problems.join("; ")
+            )));
+        }
+        // Back to one self-contained file, with the live file's page size: SQLite copies
+        // into a WAL database only from one of the same page size.
+        checked
+            .conn
+            .query_row("PRAGMA journal_mode = DELETE", [], |_| Ok(()))?;
+        let theirs: i64 = checked
+            .conn
+            .query_row("PRAGMA page_size", [], |r| r.get(0))?;
+        if theirs != page_size {
+            checked
+                .conn
+                .execute_batch(&format!("PRAGMA page_size = {page_size}; VACUUM"))?;
+        }
+        checked.close()?;
+        Ok(None)
+    };
+    match check() {
+        Ok(None) => {}
+        Ok(Some(why)) => return Err(invalid(why)),
+        Err(e @ Error::Io { .. }) => return Err(e),
+        Err(e) => return Err(invalid(format!("it does not open as this store ({e})"))),
+    }
+    let bytes = std::fs::metadata(&copy)
+        .map_err(|e| Error::io("inspect", &copy, e))?
+        .len();
+    at(backup::Phase::Check, size)?;
+    let pre_restore = if keep_pre_restore {
+        let mut name = live.to_path_buf().into_os_string();
+        name.push(format!(
+            ".pre-restore-{}.sqlite",
+            time::now_iso().replace(':', "-")
+        ));
+        let name = PathBuf::from(name);
+        backup::backup(live, &name, backup::BackupOptions::default(), progress)?;
+        Some(name)
+    } else {
+        None
+    };
+    // Reported before the write lock is taken, and not after: an error from `progress` at the
+    // end would fail a restore that happened.
+    let replaced = progress(backup::Copied {
+        phase: backup::Phase::Replace,
+        done: 0,
+        total: bytes,
+    })
+    .and_then(|()| backup::replace(&copy, into));
+    if let Err(e) = replaced {
+        // Nothing was restored, so there is nothing to undo: the copy would only mislead.
+        if let Some(name) = &pre_restore {
+            let _ = std::fs::remove_file(name);
+        }
+        return Err(e);
+    }
+    Ok(Restored { bytes, pre_restore })
 }
 
 /// Refuses a read-only open of a file with a `-wal` or `-journal` beside it: some connection has
