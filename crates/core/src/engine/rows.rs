@@ -109,7 +109,7 @@ impl Column {
             (Column::Text { text, ends, nulls }, ValueRef::Text(t))
                 if text.len() + t.len() <= MAX_PACKED_TEXT =>
             {
-                text.push_str(&String::from_utf8_lossy(t));
+                text.push_str(&utf8(t));
                 ends.push(text.len());
                 nulls.push(false);
             }
@@ -234,6 +234,16 @@ impl Rows {
     }
 }
 
+/// SQLite TEXT as a string, decoded lossily when it is not valid UTF-8. Valid text (all of it,
+/// in practice) is checked by `str::from_utf8`, several times faster than the lossy decoder's
+/// own scan (a tenth of a 10,000-row listing's time went to that scan).
+fn utf8(t: &[u8]) -> std::borrow::Cow<'_, str> {
+    match std::str::from_utf8(t) {
+        Ok(s) => std::borrow::Cow::Borrowed(s),
+        Err(_) => String::from_utf8_lossy(t),
+    }
+}
+
 /// Copies a borrowed SQLite value. TEXT that is not valid UTF-8 (written by another tool) is
 /// decoded lossily rather than failing the whole query.
 pub fn owned(v: ValueRef<'_>) -> Value {
@@ -241,7 +251,7 @@ pub fn owned(v: ValueRef<'_>) -> Value {
         ValueRef::Null => Value::Null,
         ValueRef::Integer(i) => Value::Integer(i),
         ValueRef::Real(f) => Value::Real(f),
-        ValueRef::Text(t) => Value::Text(String::from_utf8_lossy(t).into_owned()),
+        ValueRef::Text(t) => Value::Text(utf8(t).into_owned()),
         ValueRef::Blob(b) => Value::Blob(b.to_vec()),
     }
 }
@@ -280,6 +290,26 @@ mod tests {
         assert_eq!(err.code(), "ERR_INVALID_ARG");
         let count: i64 = conn.query_row("SELECT count(*) FROM t", [], |r| r.get(0))?;
         assert_eq!(count, 3);
+        Ok(())
+    }
+
+    #[test]
+    fn a_text_column_with_invalid_utf8_is_packed_and_decoded_lossily() -> Result<()> {
+        let conn = Connection::open_in_memory()?;
+        conn.execute_batch(
+            "CREATE TABLE t(s); INSERT INTO t VALUES ('plain'), (CAST(x'41ff42' AS TEXT)), ('é');",
+        )?;
+        let rows = Rows::query(&conn, "SELECT s FROM t ORDER BY rowid", [])?;
+        let text = |i| rows.data[0].value(i);
+        assert_eq!(text(0), Value::Text("plain".into()));
+        assert_eq!(text(1), Value::Text("A\u{fffd}B".into()));
+        assert_eq!(text(2), Value::Text("é".into()));
+        let mixed = Rows::query(
+            &conn,
+            "SELECT CAST(x'ff' AS TEXT) UNION ALL SELECT x'00'",
+            [],
+        )?;
+        assert_eq!(mixed.data[0].value(0), Value::Text("\u{fffd}".into()));
         Ok(())
     }
 
