@@ -21,6 +21,7 @@ use rusqlite::Connection;
 
 use crate::engine::adopt::{self, Adoption, Shape};
 use crate::engine::migrate::{self, LedgerState, Migration};
+use crate::engine::registry::Spec;
 use crate::engine::{ident, table_columns, Column, Error, Result, StoreDef};
 
 /// The store's name in the ledger and in `openStore(path, { stores })`.
@@ -77,22 +78,18 @@ impl Adoption for Plan {
 
 /// The agents store's definition, registered in `crate::stores`.
 #[derive(Debug)]
-pub struct Store;
+pub struct Store(Spec);
 
 /// The agents store, as the registry lists it.
-pub static STORE: Store = Store;
+pub static STORE: Store = Store(Spec {
+    name: NAME,
+    migrations: &MIGRATIONS,
+    tables: &["sessions", "runs"],
+});
 
 impl StoreDef for Store {
-    fn name(&self) -> &'static str {
-        NAME
-    }
-
-    fn migrations(&self) -> &'static [Migration] {
-        &MIGRATIONS
-    }
-
-    fn tables(&self) -> &'static [&'static str] {
-        &["sessions", "runs"]
+    fn spec(&self) -> &Spec {
+        &self.0
     }
 
     /// Checks, without writing, that the file's agents tables can be brought to the current

@@ -27,6 +27,7 @@ use std::path::Path;
 use rusqlite::{Connection, OptionalExtension};
 
 use crate::engine::migrate::{self, Migration};
+use crate::engine::registry::Spec;
 use crate::engine::{table_columns, write_tx, Error, Result, StoreDef};
 
 /// The store's name in the ledger and in `openStore(path, { stores })`.
@@ -88,22 +89,18 @@ const KEYS: [(&str, &[&str]); 5] = [
 
 /// The chats store's definition, registered in `crate::stores`.
 #[derive(Debug)]
-pub struct Store;
+pub struct Store(Spec);
 
 /// The chats store, as the registry lists it.
-pub static STORE: Store = Store;
+pub static STORE: Store = Store(Spec {
+    name: NAME,
+    migrations: &MIGRATIONS,
+    tables: &["session", "message", "part", "todo", "permission"],
+});
 
 impl StoreDef for Store {
-    fn name(&self) -> &'static str {
-        NAME
-    }
-
-    fn migrations(&self) -> &'static [Migration] {
-        &MIGRATIONS
-    }
-
-    fn tables(&self) -> &'static [&'static str] {
-        &["session", "message", "part", "todo", "permission"]
+    fn spec(&self) -> &Spec {
+        &self.0
     }
 
     /// Checks, without writing, that the ledger is consistent with this build and that the

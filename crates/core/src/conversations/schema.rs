@@ -4,7 +4,7 @@
 //! names refuses it.
 
 use crate::engine::migrate::Migration;
-use crate::engine::StoreDef;
+use crate::engine::registry::Spec;
 
 /// The store's name in the ledger and in `openStore(path, { stores })`.
 pub const NAME: &str = "conversations";
@@ -16,31 +16,18 @@ pub static MIGRATIONS: [Migration; 1] = [Migration {
     sql: include_str!("../../migrations/conversations/0001_sidepanel_schema.sql"),
 }];
 
-/// The conversations store's definition, registered in `crate::stores`.
-#[derive(Debug)]
-pub struct Store;
-
-/// The conversations store, as the registry lists it.
-pub static STORE: Store = Store;
-
-impl StoreDef for Store {
-    fn name(&self) -> &'static str {
-        NAME
-    }
-
-    fn migrations(&self) -> &'static [Migration] {
-        &MIGRATIONS
-    }
-
-    fn tables(&self) -> &'static [&'static str] {
-        &[
-            "sessions",
-            "messages",
-            "messages_fts",
-            "messages_fts_data",
-            "messages_fts_idx",
-            "messages_fts_docsize",
-            "messages_fts_config",
-        ]
-    }
-}
+/// The conversations store's definition, registered in `crate::stores`: the engine's defaults
+/// throughout.
+pub static STORE: Spec = Spec {
+    name: NAME,
+    migrations: &MIGRATIONS,
+    tables: &[
+        "sessions",
+        "messages",
+        "messages_fts",
+        "messages_fts_data",
+        "messages_fts_idx",
+        "messages_fts_docsize",
+        "messages_fts_config",
+    ],
+};

@@ -14,23 +14,44 @@ use super::migrate::{self, Migration};
 use super::retention::Policy;
 use super::{write_tx, Database, Error, Result};
 
-/// A store that a file can host.
-///
-/// Only [`StoreDef::name`], [`StoreDef::migrations`] and [`StoreDef::tables`] are required. A
-/// store whose tables exist in files written by another program (OnTheFly, overstory, AIT42,
-/// etcode) overrides [`StoreDef::check`] and [`StoreDef::prepare`] to adopt them; the defaults
-/// suit a store whose tables only stowage creates.
-pub trait StoreDef: Sync + std::fmt::Debug {
+/// What every store declares: its name, its migrations and the tables they create.
+#[derive(Debug)]
+pub struct Spec {
     /// The store's name: in `openStore(path, { stores })`, in the ledger, in `info().schema`.
-    fn name(&self) -> &'static str;
-
+    pub name: &'static str,
     /// The store's migrations, in order (versions 1, 2, …). Append only.
-    fn migrations(&self) -> &'static [Migration];
-
+    pub migrations: &'static [Migration],
     /// Every table (virtual tables included) the store's migrations create. Two stores that
     /// declare the same name cannot share a file; a table of that name that the store did not
     /// create refuses the file (`ERR_SCHEMA_CONFLICT`) unless [`StoreDef::check`] adopts it.
-    fn tables(&self) -> &'static [&'static str];
+    pub tables: &'static [&'static str],
+}
+
+/// A store that a file can host.
+///
+/// Only [`StoreDef::spec`] is required; a [`Spec`] alone is a store with the engine's defaults
+/// throughout, which suit a store whose tables only stowage creates. A store whose tables exist
+/// in files written by another program (OnTheFly, overstory, AIT42, etcode) overrides
+/// [`StoreDef::check`] and [`StoreDef::prepare`] to adopt them, and one whose rows expire
+/// declares its [`StoreDef::retention`].
+pub trait StoreDef: Sync + std::fmt::Debug {
+    /// The store's name, migrations and tables.
+    fn spec(&self) -> &Spec;
+
+    /// [`Spec::name`].
+    fn name(&self) -> &'static str {
+        self.spec().name
+    }
+
+    /// [`Spec::migrations`].
+    fn migrations(&self) -> &'static [Migration] {
+        self.spec().migrations
+    }
+
+    /// [`Spec::tables`].
+    fn tables(&self) -> &'static [&'static str] {
+        self.spec().tables
+    }
 
     /// Checks, without writing, that the store's tables in `conn` can be brought to the current
     /// schema: the file is not from a newer stowage, no applied migration changed, and no
@@ -51,6 +72,13 @@ pub trait StoreDef: Sync + std::fmt::Debug {
     /// [`Database::apply_retention`] runs; none by default: the store keeps its rows.
     fn retention(&self, _db: &Database) -> Vec<Policy> {
         Vec::new()
+    }
+}
+
+/// A store with the engine's defaults: no adoption, no retention.
+impl StoreDef for Spec {
+    fn spec(&self) -> &Spec {
+        self
     }
 }
 
@@ -127,10 +155,6 @@ mod tests {
     use super::*;
     use crate::engine::{Database, OpenOptions};
 
-    /// A store that exists only in this test: the engine opens it like any other.
-    #[derive(Debug)]
-    struct Notes;
-
     static NOTES_MIGRATIONS: [Migration; 2] = [
         Migration {
             version: 1,
@@ -145,37 +169,19 @@ mod tests {
         },
     ];
 
-    impl StoreDef for Notes {
-        fn name(&self) -> &'static str {
-            "notes"
-        }
-        fn migrations(&self) -> &'static [Migration] {
-            &NOTES_MIGRATIONS
-        }
-        fn tables(&self) -> &'static [&'static str] {
-            &["notes", "note_tags"]
-        }
-    }
-
-    static NOTES: Notes = Notes;
+    /// A store that exists only in this test: the engine opens it like any other.
+    static NOTES: Spec = Spec {
+        name: "notes",
+        migrations: &NOTES_MIGRATIONS,
+        tables: &["notes", "note_tags"],
+    };
 
     /// A second throwaway store that also owns `notes`.
-    #[derive(Debug)]
-    struct Rival;
-
-    impl StoreDef for Rival {
-        fn name(&self) -> &'static str {
-            "rival"
-        }
-        fn migrations(&self) -> &'static [Migration] {
-            &NOTES_MIGRATIONS[..1]
-        }
-        fn tables(&self) -> &'static [&'static str] {
-            &["NOTES"]
-        }
-    }
-
-    static RIVAL: Rival = Rival;
+    static RIVAL: Spec = Spec {
+        name: "rival",
+        migrations: NOTES_MIGRATIONS.split_at(1).0,
+        tables: &["NOTES"],
+    };
 
     fn notes_only() -> OpenOptions {
         OpenOptions::new([&NOTES as &'static dyn StoreDef])

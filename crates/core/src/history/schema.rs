@@ -5,6 +5,7 @@
 
 use super::HistoryConfig;
 use crate::engine::migrate::Migration;
+use crate::engine::registry::Spec;
 use crate::engine::retention::Policy;
 use crate::engine::{Database, StoreDef};
 
@@ -20,22 +21,18 @@ pub static MIGRATIONS: [Migration; 1] = [Migration {
 
 /// The history store's definition, registered in `crate::stores`.
 #[derive(Debug)]
-pub struct Store;
+pub struct Store(Spec);
 
 /// The history store, as the registry lists it.
-pub static STORE: Store = Store;
+pub static STORE: Store = Store(Spec {
+    name: NAME,
+    migrations: &MIGRATIONS,
+    tables: &["snapshots", "snapshot_usage", "recordings", "analytics"],
+});
 
 impl StoreDef for Store {
-    fn name(&self) -> &'static str {
-        NAME
-    }
-
-    fn migrations(&self) -> &'static [Migration] {
-        &MIGRATIONS
-    }
-
-    fn tables(&self) -> &'static [&'static str] {
-        &["snapshots", "snapshot_usage", "recordings", "analytics"]
+    fn spec(&self) -> &Spec {
+        &self.0
     }
 
     /// Snapshots older than `snapshot_max_age_ms` unless starred (spec 37: 30 days), analytics

@@ -4,7 +4,7 @@
 //! names refuses it.
 
 use crate::engine::migrate::Migration;
-use crate::engine::StoreDef;
+use crate::engine::registry::Spec;
 
 /// The store's name in the ledger and in `openStore(path, { stores })`.
 pub const NAME: &str = "settings";
@@ -16,23 +16,10 @@ pub static MIGRATIONS: [Migration; 1] = [Migration {
     sql: include_str!("../../migrations/settings/0001_settings.sql"),
 }];
 
-/// The settings store's definition, registered in `crate::stores`.
-#[derive(Debug)]
-pub struct Store;
-
-/// The settings store, as the registry lists it.
-pub static STORE: Store = Store;
-
-impl StoreDef for Store {
-    fn name(&self) -> &'static str {
-        NAME
-    }
-
-    fn migrations(&self) -> &'static [Migration] {
-        &MIGRATIONS
-    }
-
-    fn tables(&self) -> &'static [&'static str] {
-        &["settings", "recovery"]
-    }
-}
+/// The settings store's definition, registered in `crate::stores`: the engine's defaults
+/// throughout.
+pub static STORE: Spec = Spec {
+    name: NAME,
+    migrations: &MIGRATIONS,
+    tables: &["settings", "recovery"],
+};

@@ -23,6 +23,7 @@ use rusqlite::Connection;
 
 use crate::engine::adopt::{self, Adoption, Shape};
 use crate::engine::migrate::{self, LedgerState, Migration};
+use crate::engine::registry::Spec;
 use crate::engine::{ident, now_ms, table_columns, Column, Error, Result, StoreDef};
 
 /// The store's name in the ledger and in `openStore(path, { stores })`.
@@ -52,37 +53,33 @@ const LEGACY_REPORT: &str = "report_loss_dist_legacy";
 
 /// The training store's definition, registered in `crate::stores`.
 #[derive(Debug)]
-pub struct Store;
+pub struct Store(Spec);
 
 /// The training store, as the registry lists it.
-pub static STORE: Store = Store;
+pub static STORE: Store = Store(Spec {
+    name: NAME,
+    migrations: &MIGRATIONS,
+    tables: &[
+        "runs",
+        "run_subsets",
+        "checkpoints",
+        "metrics",
+        "summaries",
+        "kv",
+        "run_edges",
+        "logs",
+        "test_metrics",
+        "session_final_models",
+        "report_loss_dist",
+        "metric_series_state",
+        "metric_series_blocks",
+        "mlflow_sync",
+    ],
+});
 
 impl StoreDef for Store {
-    fn name(&self) -> &'static str {
-        NAME
-    }
-
-    fn migrations(&self) -> &'static [Migration] {
-        &MIGRATIONS
-    }
-
-    fn tables(&self) -> &'static [&'static str] {
-        &[
-            "runs",
-            "run_subsets",
-            "checkpoints",
-            "metrics",
-            "summaries",
-            "kv",
-            "run_edges",
-            "logs",
-            "test_metrics",
-            "session_final_models",
-            "report_loss_dist",
-            "metric_series_state",
-            "metric_series_blocks",
-            "mlflow_sync",
-        ]
+    fn spec(&self) -> &Spec {
+        &self.0
     }
 
     /// Checks, without writing, that the training tables of `conn` can be brought to the

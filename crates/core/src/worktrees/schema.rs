@@ -17,6 +17,7 @@ use rusqlite::{Connection, OptionalExtension};
 use crate::engine::adopt::{self, Shape};
 use crate::engine::migrate::{self, Migration};
 use crate::engine::registry;
+use crate::engine::registry::Spec;
 use crate::engine::{Error, Result, StoreDef};
 
 /// The store's name in the ledger and in `openStore(path, { stores })`.
@@ -48,29 +49,25 @@ fn shapes() -> &'static [Shape] {
 
 /// The worktrees store's definition, registered in `crate::stores`.
 #[derive(Debug)]
-pub struct Store;
+pub struct Store(Spec);
 
 /// The worktrees store, as the registry lists it.
-pub static STORE: Store = Store;
+pub static STORE: Store = Store(Spec {
+    name: NAME,
+    migrations: &MIGRATIONS,
+    tables: &[
+        "workspaces",
+        "sessions",
+        "instances",
+        "chat_messages",
+        "migration_metadata",
+        "_sqlx_migrations",
+    ],
+});
 
 impl StoreDef for Store {
-    fn name(&self) -> &'static str {
-        NAME
-    }
-
-    fn migrations(&self) -> &'static [Migration] {
-        &MIGRATIONS
-    }
-
-    fn tables(&self) -> &'static [&'static str] {
-        &[
-            "workspaces",
-            "sessions",
-            "instances",
-            "chat_messages",
-            "migration_metadata",
-            "_sqlx_migrations",
-        ]
+    fn spec(&self) -> &Spec {
+        &self.0
     }
 
     /// Accepts a file without the store's tables, one stowage migrated, and one AIT42's crate
