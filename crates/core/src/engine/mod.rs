@@ -18,13 +18,13 @@ use std::any::Any;
 use std::cell::Cell;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use rusqlite::{Connection, OpenFlags};
 
 pub use error::{Error, Result};
 pub use registry::StoreDef;
 pub use rows::Rows;
+pub use time::{now_ms, NOW_ISO};
 
 /// A store's configuration, as the store itself defines it (the agents store's state machine,
 /// say); the engine only carries it from [`OpenOptions`] to the store.
@@ -1028,17 +1028,6 @@ pub struct Restored {
     pub bytes: u64,
     /// The backup of the database as it was before the restore, if one was kept.
     pub pre_restore: Option<PathBuf>,
-}
-
-/// SQL for the current time as JS `Date.prototype.toISOString()` writes it
-/// (`2026-01-02T03:04:05.678Z`), from SQLite's clock: the stores' text timestamps.
-pub const NOW_ISO: &str = "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')";
-
-/// Milliseconds since the Unix epoch (JS `Date.now()`).
-pub fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
 #[cfg(test)]

@@ -73,9 +73,20 @@ pub fn ms_from_iso(text: &str) -> Option<i64> {
     (iso_from_ms(ms) == text).then_some(ms)
 }
 
+/// SQL for the current time as [`iso_from_ms`] writes it, from SQLite's clock: what a statement
+/// stamps a row with when the time is taken inside it.
+pub const NOW_ISO: &str = "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')";
+
+/// Milliseconds since the Unix epoch (JS `Date.now()`).
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
 /// Now, as [`iso_from_ms`] writes it.
 pub fn now_iso() -> String {
-    iso_from_ms(super::now_ms())
+    iso_from_ms(now_ms())
 }
 
 /// The (year, month, day) in UTC of the instant `ms` milliseconds after the epoch.
