@@ -98,7 +98,7 @@ function parseOptions(func, store, isStore, options, extra = []) {
   const token = optString(func, options, 'token', env.MLFLOW_TRACKING_TOKEN || undefined)
   const given = { username: optString(func, options, 'username'), password: optString(func, options, 'password') }
   const ints = {
-    concurrency: optInt(func, options, 'concurrency', 4, 1, 64),
+    concurrency: optInt(func, options, 'concurrency', 2, 1, 64),
     retries: optInt(func, options, 'retries', 5, 0, 100),
     retryDelayMs: optInt(func, options, 'retryDelayMs', 500, 0, 600_000),
     timeoutMs: optInt(func, options, 'timeoutMs', 120_000, 1, 3_600_000),

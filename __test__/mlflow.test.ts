@@ -127,6 +127,56 @@ describe('syncToMlflow without a server', () => {
     }
   })
 
+  it('keeps at most `concurrency` batches in flight, 2 unless told', async () => {
+    // The server holds the log-batch answers until one more than `expected` is waiting, or
+    // 300 ms have passed: a client that sends more than `expected` at once is seen doing so.
+    const local = stowage.openStore(join(dir, 'inflight.sqlite'))
+    local.training.insertRun('w', 'p', 'w', [])
+    const steps = 2000 // 8 batches of 250 steps x 4 metrics
+    const col = (f: (i: number) => number) => Float64Array.from({ length: steps }, (_, i) => f(i))
+    local.training.insertMetricColumns('w', { step: col((i) => i), loss: col((i) => 1 / (i + 1)), val_loss: col((i) => i), lr: col(() => 0.1), grad_norm: col(() => 1) })
+    const inFlight = async (expected: number, options: { concurrency?: number }) => {
+      let pending: Array<() => void> = []
+      let max = 0
+      let batches = 0
+      const server = createServer((req, res) => {
+        let body = ''
+        req.on('data', (c) => (body += c))
+        req.on('end', () => {
+          const [status, json] = mlflowLike({ method: req.method!, url: req.url!, headers: req.headers, body })
+          const answer = () => {
+            res.writeHead(status, { 'content-type': 'application/json' })
+            res.end(JSON.stringify(json))
+          }
+          if (req.url !== '/api/2.0/mlflow/runs/log-batch' || !body.includes('"loss"')) return answer()
+          batches++
+          pending.push(answer)
+          max = Math.max(max, pending.length)
+          const release = () => {
+            const all = pending
+            pending = []
+            for (const a of all) a()
+          }
+          if (pending.length > expected) release()
+          else setTimeout(() => pending.includes(answer) && release(), 300)
+        })
+      })
+      await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+      try {
+        const url = `http://127.0.0.1:${(server.address() as { port: number }).port}`
+        const r = await stowage.syncToMlflow(local, { trackingUri: url, experiment: `c${expected}`, ...options })
+        expect(r.points).toBeGreaterThanOrEqual(steps * 4)
+        return { max, batches }
+      } finally {
+        await new Promise<void>((r) => server.close(() => r()))
+      }
+    }
+    expect(await inFlight(2, {})).toEqual({ max: 2, batches: 8 })
+    expect(await inFlight(4, { concurrency: 4 })).toEqual({ max: 4, batches: 8 })
+    expect(await inFlight(1, { concurrency: 1 })).toEqual({ max: 1, batches: 8 })
+    local.close()
+  }, 60_000)
+
   it('creates the experiment and one run per training run, then has nothing to send', async () => {
     const { url, seen } = await standIn((s) => {
       if (s.url.startsWith('/api/2.0/mlflow/experiments/get-by-name') && seen.filter((x) => x.url.includes('get-by-name')).length === 1) {
