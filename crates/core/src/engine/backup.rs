@@ -9,7 +9,7 @@
 //! mode, so it is one self-contained file.
 
 use std::fs::File;
-use std::io::{BufWriter, Read, Write};
+use std::io::{BufWriter, Read, Seek, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -389,16 +389,12 @@ pub(crate) fn unpack(
         .metadata()
         .map_err(|e| Error::io("inspect", backup, e))?
         .len();
-    let read = std::rc::Rc::new(std::cell::Cell::new(0u64));
-    let counted = Counted {
-        inner: input,
-        read: read.clone(),
-    };
     let mut output = BufWriter::new(File::create_new(to).map_err(|e| Error::io("create", to, e))?);
-    let mut reader: Box<dyn Read> = if gzip {
-        Box::new(MultiGzDecoder::new(counted))
+    // Read through `&File`, so that the file's position tells how much of it was read.
+    let mut reader: Box<dyn Read + '_> = if gzip {
+        Box::new(MultiGzDecoder::new(&input))
     } else {
-        Box::new(counted)
+        Box::new(&input)
     };
     let mut report = |done| {
         progress(Copied {
@@ -429,8 +425,11 @@ pub(crate) fn unpack(
         output
             .write_all(&buf[..n])
             .map_err(|e| Error::io("write", to, e))?;
-        if read.get() - reported >= BYTES_PER_REPORT {
-            reported = read.get();
+        let read = (&input)
+            .stream_position()
+            .map_err(|e| Error::io("read", backup, e))?;
+        if read - reported >= BYTES_PER_REPORT {
+            reported = read;
             report(reported)?;
         }
     }
@@ -439,20 +438,6 @@ pub(crate) fn unpack(
     }
     output.flush().map_err(|e| Error::io("write", to, e))?;
     report(total)
-}
-
-/// A reader that counts the bytes read through it.
-struct Counted<R> {
-    inner: R,
-    read: std::rc::Rc<std::cell::Cell<u64>>,
-}
-
-impl<R: Read> Read for Counted<R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.read.set(self.read.get() + n as u64);
-        Ok(n)
-    }
 }
 
 /// Replaces the whole content of the database on `live` by that of the database file `from`,
