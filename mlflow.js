@@ -34,6 +34,13 @@ const MAX_TAG_VALUE = 8000
 const API = '/api/2.0/mlflow'
 const ARTIFACTS_API = '/api/2.0/mlflow-artifacts/artifacts'
 /** Connection failures worth a retry. */
+/**
+ * Every this many requests, one asks the server to close its connection. Keep-alive sockets
+ * otherwise live for the whole sync, and a server whose workers share one listening socket
+ * (MLflow's uvicorn, gunicorn) can get all of them on one worker: a fresh connection is
+ * accepted by whichever worker is free.
+ */
+const RECONNECT_EVERY = 8
 const RETRY_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'UND_ERR_SOCKET', 'ECONNABORTED', 'ERR_MLFLOW_TIMEOUT'])
 
 function coded(Ctor, code, message, extra) {
@@ -214,6 +221,8 @@ class Client {
       let res
       let failure
       this.stats.requests++
+      if (this.stats.requests % RECONNECT_EVERY === 0) headers.connection = 'close'
+      else delete headers.connection
       try {
         const payload = typeof body === 'function' ? body() : body
         if (payload && payload.size !== undefined) headers['content-length'] = payload.size

@@ -45,9 +45,13 @@ function storedPoints(file: string, run: string, column: string, table = 'metric
 
 type Seen = { method: string; url: string; headers: IncomingMessage['headers']; body: string }
 
-/** A loopback HTTP server answering MLflow's endpoints with `answer`; records what it got. */
+/**
+ * A loopback HTTP server answering MLflow's endpoints with `answer`; records what it got and
+ * counts the connections it accepted.
+ */
 async function standIn(answer: (req: Seen, n: number) => [number, unknown, Record<string, string>?]) {
   const seen: Seen[] = []
+  let connections = 0
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     let body = ''
     req.on('data', (c) => (body += c))
@@ -59,10 +63,11 @@ async function standIn(answer: (req: Seen, n: number) => [number, unknown, Recor
       res.end(JSON.stringify(json))
     })
   })
+  server.on('connection', () => connections++)
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
   const url = `http://127.0.0.1:${(server.address() as { port: number }).port}`
   afterAll(() => new Promise<void>((r) => server.close(() => r())))
-  return { url, seen }
+  return { url, seen, connections: () => connections }
 }
 
 /** The answers of a server where everything works, for a store of runs without rows. */
@@ -176,6 +181,23 @@ describe('syncToMlflow without a server', () => {
     expect(await inFlight(1, { concurrency: 1 })).toEqual({ max: 1, batches: 8 })
     local.close()
   }, 60_000)
+
+  it('asks for a fresh connection every eighth request', async () => {
+    const local = stowage.openStore(join(dir, 'reconnect.sqlite'))
+    local.training.insertRun('k', 'p', 'k', [])
+    const steps = 5000 // 20 batches of 250 steps x 4 metrics
+    const col = (f: (i: number) => number) => Float64Array.from({ length: steps }, (_, i) => f(i))
+    local.training.insertMetricColumns('k', { step: col((i) => i), loss: col((i) => 1 / (i + 1)), val_loss: col((i) => i), lr: col(() => 0.1), grad_norm: col(() => 1) })
+    const { url, seen, connections } = await standIn((s) => mlflowLike(s))
+    const r = await stowage.syncToMlflow(local, { trackingUri: url, experiment: 'k' })
+    local.close()
+    expect(r.points).toBe(steps * 4)
+    expect(seen.length).toBe(r.requests)
+    expect(seen.length).toBeGreaterThanOrEqual(24)
+    const closing = seen.flatMap((s, i) => (s.headers.connection === 'close' ? [i + 1] : []))
+    expect(closing).toEqual(Array.from({ length: Math.floor(seen.length / 8) }, (_, i) => 8 * (i + 1)))
+    expect(connections()).toBeGreaterThanOrEqual(closing.length)
+  })
 
   it('creates the experiment and one run per training run, then has nothing to send', async () => {
     const { url, seen } = await standIn((s) => {
